@@ -1,0 +1,65 @@
+/* Parsing podman-hpc's command line and assembling podman's (spec section 2).
+ * Everything here is pure: no I/O, so unit tests pin the exact argv. */
+#ifndef PHPC_CMDLINE_H
+#define PHPC_CMDLINE_H
+
+#include "config.h"
+#include "error.h"
+#include "modules.h"
+#include "strv.h"
+
+#include <stdbool.h>
+
+/* Which default-argument group a podman command gets. */
+enum phpc_cmd_kind {
+	PHPC_KIND_OTHER,  /* only the common defaults */
+	PHPC_KIND_RUN,    /* run, create */
+	PHPC_KIND_BUILD,  /* build */
+	PHPC_KIND_PULL,   /* pull */
+	PHPC_KIND_IMAGES, /* commands that list or read images */
+	PHPC_KIND_EXEC,   /* exec */
+};
+
+struct phpc_cli {
+	struct phpc_strv globals; /* podman's global flags given before the command */
+	char *squash_dir;         /* --squash-dir */
+	char *additional_stores;  /* --additional-stores */
+	bool help;                /* podman-hpc --help */
+	bool version;             /* podman-hpc --version */
+	struct phpc_strv cmd;     /* the command path: "run", or "image" "ls" */
+	struct phpc_strv args;    /* what follows the command path, module flags removed */
+	enum phpc_cmd_kind kind;
+	bool sub_help; /* --help among run/build options (not the container's) */
+	int image_idx; /* run/create: index of the image in args, -1 if none */
+	bool *enabled; /* per module, after phpc_cli_parse_modules */
+};
+
+/* Splits argv into global flags, command path and the rest. */
+int phpc_cli_parse(int argc, char *const *argv, struct phpc_cli *cli, struct phpc_error **err);
+
+/* Whether the command takes module flags (run, create, build, shared-run). */
+bool phpc_cli_takes_modules(const struct phpc_cli *cli);
+
+/* For commands that take module flags: removes the module flags (whole words
+ * only, and only among the options: never after the image or "--"), marks
+ * them enabled, and finds --help and the image. */
+int phpc_cli_parse_modules(struct phpc_cli *cli, const struct phpc_modules *mods,
+                           struct phpc_error **err);
+
+void phpc_cli_clear(struct phpc_cli *cli);
+
+/* The full podman argv: podman_bin, the user's global flags, the command path,
+ * the default arguments of its kind, module arguments, "--preserve-fds 1" when
+ * pmi_fd is set (run, exec), then the user's arguments. */
+char **phpc_podman_argv(const struct phpc_config *cfg, const struct phpc_cli *cli,
+                        const struct phpc_modules *mods, bool pmi_fd);
+
+/* Appends the default arguments of a kind (nothing if use_default_args is off). */
+void phpc_default_args(const struct phpc_config *cfg, const struct phpc_cli *cli,
+                       enum phpc_cmd_kind kind, struct phpc_strv *out);
+
+/* The environment podman gets: the caller's, XDG_CONFIG_HOME=config_home,
+ * no XDG_RUNTIME_DIR, and PMI_FD=3 when pmi_fd is set. */
+char **phpc_podman_env(char *const *envp, const char *config_home, bool pmi_fd);
+
+#endif

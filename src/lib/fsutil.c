@@ -1,0 +1,164 @@
+#include "fsutil.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+int phpc_read_file(int dirfd, const char *path, char **out, size_t *len, struct phpc_error **err)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return phpc_error_errno(err, errno, "cannot open %s", path);
+	size_t cap = 4096, n = 0;
+	_cleanup_free_ char *buf = phpc_xmalloc(cap);
+	for (;;) {
+		if (n + 1 >= cap) {
+			cap *= 2;
+			buf = phpc_xrealloc(buf, cap);
+		}
+		ssize_t r = read(fd, buf + n, cap - n - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return phpc_error_errno(err, errno, "cannot read %s", path);
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	*out = steal_pointer(&buf);
+	return 0;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t w = write(fd, data, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		data += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int phpc_write_file_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
+                           struct phpc_error **err)
+{
+	_cleanup_free_ char *tmp = phpc_xasprintf(".%s.tmp.%ld", name, (long)getpid());
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (fd < 0 && errno == EEXIST) {
+		/* A leftover of a killed process with our pid: it was never renamed
+		 * into place, so nobody reads it. */
+		unlinkat(dirfd, tmp, 0);
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	}
+	if (fd < 0)
+		return phpc_error_errno(err, errno, "cannot create %s", tmp);
+	int r = write_all(fd, data, len);
+	if (r == 0 && fchmod(fd, mode) < 0)
+		r = -errno;
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlinkat(dirfd, tmp, 0);
+		return phpc_error_errno(err, -r, "cannot write %s", name);
+	}
+	return 0;
+}
+
+int phpc_write_file_if_changed(int dirfd, const char *name, const char *data, size_t len,
+                               mode_t mode, bool *changed, struct phpc_error **err)
+{
+	_cleanup_free_ char *old = NULL;
+	size_t old_len = 0;
+	if (changed)
+		*changed = false;
+	if (phpc_read_file(dirfd, name, &old, &old_len, NULL) == 0 && old_len == len &&
+	    memcmp(old, data, len) == 0)
+		return 0;
+	if (changed)
+		*changed = true;
+	return phpc_write_file_atomic(dirfd, name, data, len, mode, err);
+}
+
+static int open_dir_checked(const char *path, bool must_own, struct phpc_error **err)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return phpc_error_errno(err, errno, "cannot open directory %s", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return phpc_error_errno(err, e, "cannot stat %s", path);
+	}
+	if (must_own && st.st_uid != geteuid()) {
+		close(fd);
+		return phpc_error_set(err, EPERM,
+		                      "directory %s belongs to uid %u, not to you (uid %u); "
+		                      "refusing to use it: remove it or choose another path",
+		                      path, (unsigned)st.st_uid, (unsigned)geteuid());
+	}
+	return fd;
+}
+
+int phpc_mkdir_p_open(const char *path, mode_t mode, bool must_own, struct phpc_error **err)
+{
+	if (!*path)
+		return phpc_error_set(err, EINVAL, "empty directory path");
+	_cleanup_free_ char *p = phpc_xstrdup(path);
+	size_t len = strlen(p);
+	while (len > 1 && p[len - 1] == '/')
+		p[--len] = '\0';
+	/* Fast path: it usually exists already. */
+	struct stat st;
+	if (stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+		return open_dir_checked(p, must_own, err);
+	for (char *s = p + 1;; s++) {
+		if (*s == '/' || *s == '\0') {
+			char c = *s;
+			*s = '\0';
+			/* EEXIST is success: concurrent tasks create the same tree
+			 * (NERSC #98, #101). */
+			if (mkdir(p, mode) < 0 && errno != EEXIST)
+				return phpc_error_errno(err, errno, "cannot create directory %s",
+				                        p);
+			*s = c;
+			if (!c)
+				break;
+		}
+	}
+	return open_dir_checked(p, must_own, err);
+}
+
+char *phpc_find_executable(const char *name, const char *path_env)
+{
+	if (!name || !*name)
+		return NULL;
+	if (strchr(name, '/'))
+		return access(name, X_OK) == 0 ? phpc_xstrdup(name) : NULL;
+	const char *p = path_env && *path_env ? path_env : "/usr/local/bin:/usr/bin:/bin";
+	while (*p) {
+		const char *e = strchrnul(p, ':');
+		size_t dl = (size_t)(e - p);
+		_cleanup_free_ char *cand =
+		    phpc_xasprintf("%.*s/%s", (int)(dl ? dl : 1), dl ? p : ".", name);
+		struct stat st;
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
+			return steal_pointer(&cand);
+		p = *e ? e + 1 : e;
+	}
+	return NULL;
+}

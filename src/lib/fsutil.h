@@ -1,0 +1,36 @@
+/* File system helpers: whole-file reads, atomic replacement, safe directories. */
+#ifndef PHPC_FSUTIL_H
+#define PHPC_FSUTIL_H
+
+#include "error.h"
+
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Reads a whole file (relative to dirfd, or AT_FDCWD) into a NUL-terminated
+ * buffer. A missing file is -ENOENT with an error naming it. */
+int phpc_read_file(int dirfd, const char *path, char **out, size_t *len, struct phpc_error **err);
+
+/* Replaces dirfd/name with data atomically: a temp file in the same directory,
+ * fsync, rename. Readers see the old or the new file, never a partial one. */
+int phpc_write_file_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
+                           struct phpc_error **err);
+
+/* Like phpc_write_file_atomic, but leaves the file alone (no write, no mtime
+ * change) when it already holds exactly data. Sets *changed if given. */
+int phpc_write_file_if_changed(int dirfd, const char *name, const char *data, size_t len,
+                               mode_t mode, bool *changed, struct phpc_error **err);
+
+/* Creates a directory and its parents (mode for the ones it creates), then
+ * opens it O_DIRECTORY|O_NOFOLLOW. When must_own is set, a directory that
+ * belongs to another user is refused: in a shared /tmp another user could
+ * have planted it. Returns the fd or a negative errno. */
+int phpc_mkdir_p_open(const char *path, mode_t mode, bool must_own, struct phpc_error **err);
+
+/* Searches PATH (or the given path when it contains a '/') for an executable.
+ * Returns a newly allocated absolute or relative path, or NULL. */
+char *phpc_find_executable(const char *name, const char *path_env);
+
+#endif

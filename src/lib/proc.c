@@ -1,0 +1,65 @@
+#include "proc.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+int phpc_spawn_capture(char *const *argv, char *const *envp, char **out, size_t *out_len,
+                       int *status, struct phpc_error **err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return phpc_error_errno(err, errno, "pipe");
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+	pid_t pid;
+	int r = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	if (r != 0) {
+		close(p[0]);
+		return phpc_error_errno(err, r, "cannot run %s", argv[0]);
+	}
+	size_t cap = 8192, n = 0;
+	char *buf = phpc_xmalloc(cap);
+	for (;;) {
+		if (n + 1 >= cap)
+			buf = phpc_xrealloc(buf, cap *= 2);
+		ssize_t k = read(p[0], buf + n, cap - n - 1);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+	}
+	buf[n] = '\0';
+	close(p[0]);
+	while (waitpid(pid, status, 0) < 0) {
+		if (errno != EINTR) {
+			free(buf);
+			return phpc_error_errno(err, errno, "waiting for %s", argv[0]);
+		}
+	}
+	*out = buf;
+	if (out_len)
+		*out_len = n;
+	return 0;
+}
+
+int phpc_exec(char *const *argv, char *const *envp, struct phpc_error **err)
+{
+	execve(argv[0], argv, envp);
+	return phpc_error_errno(err, errno, "cannot run %s", argv[0]);
+}
+
+int phpc_exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 125;
+}

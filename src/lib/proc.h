@@ -1,0 +1,20 @@
+/* Child processes (conventions 8): one place that spawns, captures and waits. */
+#ifndef PHPC_PROC_H
+#define PHPC_PROC_H
+
+#include "error.h"
+
+#include <stddef.h>
+
+/* Runs argv[0] (a path) with envp, capturing stdout (stderr is inherited).
+ * Returns 0 and the wait status in *status, or an error if it could not run. */
+int phpc_spawn_capture(char *const *argv, char *const *envp, char **out, size_t *out_len,
+                       int *status, struct phpc_error **err);
+
+/* Replaces this process with argv[0] (a path). Returns only on failure. */
+int phpc_exec(char *const *argv, char *const *envp, struct phpc_error **err);
+
+/* Exit code a shell would report for a wait status. */
+int phpc_exit_code(int status);
+
+#endif

@@ -1,0 +1,97 @@
+/* Every podman command: add the site's defaults and modules, then exec podman. */
+#include "commands.h"
+#include "fsutil.h"
+#include "podconf.h"
+#include "proc.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+
+/* PMI_FD: the process manager's socket must reach the container as fd 3
+ * (podman --preserve-fds passes fds 3..3+N-1). */
+static int setup_pmi_fd(struct phpc_ctx *ctx, bool *pmi, struct phpc_error **err)
+{
+	const char *v = phpc_env_get(ctx->envp, "PMI_FD");
+	*pmi = false;
+	if (!v)
+		return 0;
+	char *end = NULL;
+	errno = 0;
+	long fd = strtol(v, &end, 10);
+	if (!*v || *end || errno || fd < 0 || fd > INT_MAX || fcntl((int)fd, F_GETFD) < 0)
+		return phpc_error_set(err, EBADF, "PMI_FD=%s is not an open file descriptor", v);
+	if (fd != 3 && dup2((int)fd, 3) < 0)
+		return phpc_error_errno(err, errno, "cannot move PMI_FD %ld to fd 3", fd);
+	int fl = fcntl(3, F_GETFD);
+	if (fl < 0 || fcntl(3, F_SETFD, fl & ~FD_CLOEXEC) < 0)
+		return phpc_error_errno(err, errno, "cannot pass PMI_FD to podman");
+	*pmi = true;
+	return 0;
+}
+
+/* Files podman reads must be current before it starts. */
+static int prepare_storage(struct phpc_ctx *ctx, struct phpc_error **err)
+{
+	const struct phpc_config *cfg = ctx->cfg;
+	if (!cfg->v[PHPC_K_USE_DEFAULT_ARGS].b)
+		return 0;
+	int r = phpc_podconf_update(cfg, NULL, err);
+	if (r < 0)
+		return r;
+	enum phpc_cmd_kind k = ctx->cli.kind;
+	struct stat st;
+	if ((k == PHPC_KIND_RUN || k == PHPC_KIND_IMAGES) && stat(cfg->squash_dir, &st) < 0)
+		return phpc_store_init(cfg->squash_dir, err);
+	return 0;
+}
+
+static int apply_modules(struct phpc_ctx *ctx, struct phpc_error **err)
+{
+	int r = phpc_ctx_load_modules(ctx, err);
+	if (r == 0)
+		r = phpc_cli_parse_modules(&ctx->cli, &ctx->mods, err);
+	if (r < 0)
+		return r;
+	struct phpc_strv notes = {0};
+	r = phpc_modules_resolve(&ctx->mods, ctx->cli.enabled, &notes, err);
+	for (size_t i = 0; i < notes.n; i++)
+		phpc_warn("%s", notes.v[i]);
+	phpc_strv_clear(&notes);
+	return r;
+}
+
+int cmd_podman(struct phpc_ctx *ctx, struct phpc_error **err)
+{
+	int r = phpc_ctx_load_config(ctx, err);
+	if (r < 0)
+		return r;
+	if (phpc_cli_takes_modules(&ctx->cli)) {
+		r = apply_modules(ctx, err);
+		if (r < 0)
+			return r;
+		if (ctx->cli.sub_help)
+			return phpc_print_sub_help(ctx, err);
+	}
+	_cleanup_free_ char *podman = NULL;
+	r = phpc_ctx_podman_path(ctx, &podman, err);
+	if (r < 0)
+		return r;
+	r = prepare_storage(ctx, err);
+	if (r < 0)
+		return r;
+	bool pmi = false;
+	r = setup_pmi_fd(ctx, &pmi, err);
+	if (r < 0)
+		return r;
+	_cleanup_strvp_ char **argv = phpc_podman_argv(ctx->cfg, &ctx->cli, &ctx->mods, pmi);
+	_cleanup_strvp_ char **env =
+	    phpc_podman_env(ctx->envp, phpc_cfg_str(ctx->cfg, PHPC_K_CONFIG_HOME), pmi);
+	free(argv[0]);
+	argv[0] = steal_pointer(&podman);
+	fflush(NULL);
+	return phpc_exec(argv, env, err);
+}

@@ -1,0 +1,49 @@
+/* The podman-hpc program: one cmd_<name>.c per subcommand, dispatched by main.c. */
+#ifndef PHPC_COMMANDS_H
+#define PHPC_COMMANDS_H
+
+#include "cmdline.h"
+#include "config.h"
+#include "error.h"
+#include "modules.h"
+
+#include <stdbool.h>
+
+/* Our own failures exit with podman's "the tool failed" code. */
+#define PHPC_EXIT_FAILURE 125
+
+struct phpc_ctx {
+	int argc;
+	char **argv;
+	char **envp;
+	struct phpc_cli cli;
+	struct phpc_config *cfg;
+	struct phpc_modules mods;
+};
+
+/* A command returns the exit code, or a negative errno with *err set. */
+typedef int (*phpc_cmd_fn)(struct phpc_ctx *ctx, struct phpc_error **err);
+
+struct phpc_command {
+	const char *name;
+	phpc_cmd_fn fn;
+	const char *summary; /* for --help; NULL: not listed */
+};
+
+extern const struct phpc_command phpc_commands[];
+
+int phpc_ctx_load_config(struct phpc_ctx *ctx, struct phpc_error **err);
+int phpc_ctx_load_modules(struct phpc_ctx *ctx, struct phpc_error **err);
+/* The podman binary as an executable path. */
+int phpc_ctx_podman_path(struct phpc_ctx *ctx, char **out, struct phpc_error **err);
+void phpc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+int cmd_podman(struct phpc_ctx *ctx, struct phpc_error **err);
+int cmd_infohpc(struct phpc_ctx *ctx, struct phpc_error **err);
+int cmd_version(struct phpc_ctx *ctx, struct phpc_error **err);
+int cmd_help(struct phpc_ctx *ctx, struct phpc_error **err);
+int cmd_not_yet(struct phpc_ctx *ctx, struct phpc_error **err);
+/* `podman-hpc run --help`: podman's help with the site's module flags added. */
+int phpc_print_sub_help(struct phpc_ctx *ctx, struct phpc_error **err);
+
+#endif

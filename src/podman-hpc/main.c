@@ -1,0 +1,122 @@
+/* podman-hpc: podman for HPC sites. Parses the command line, loads the site
+ * configuration, and replaces itself with podman (no process of ours stays). */
+#include "commands.h"
+#include "phpc-build.h"
+#include "fsutil.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+
+const struct phpc_command phpc_commands[] = {
+    {"infohpc", cmd_infohpc, "print the site configuration and where each value comes from"},
+    {"version", cmd_version, "print the versions of podman-hpc and podman"},
+    {"help", cmd_help, "print this help"},
+    {"migrate", cmd_not_yet, NULL},
+    {"rmsqi", cmd_not_yet, NULL},
+    {"shared-run", cmd_not_yet, NULL},
+    {NULL, NULL, NULL},
+};
+
+void phpc_warn(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("podman-hpc: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int phpc_ctx_load_config(struct phpc_ctx *ctx, struct phpc_error **err)
+{
+	static const char *const files[] = {
+	    "/etc/podman_hpc/podman_hpc.yaml",
+	    PHPC_SYSCONFDIR "/podman_hpc/podman_hpc.yaml",
+	    NULL,
+	};
+	if (ctx->cfg)
+		return 0;
+	struct phpc_config_input in = {
+	    .envp = ctx->envp,
+	    .uid = getuid(),
+	    .squash_dir_opt = ctx->cli.squash_dir,
+	    .additional_stores_opt = ctx->cli.additional_stores,
+	    .search_files = files,
+	    .default_mount_program = PHPC_BINDIR "/podman-hpc-mount",
+	    .default_modules_dir = PHPC_SYSCONFDIR "/podman_hpc/modules.d",
+	    .default_hooks_dir = PHPC_DATADIR "/containers/oci/hooks.d",
+	};
+	int r = phpc_config_load(&in, &ctx->cfg, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < ctx->cfg->warnings.n; i++)
+		phpc_warn("warning: %s", ctx->cfg->warnings.v[i]);
+	return 0;
+}
+
+int phpc_ctx_load_modules(struct phpc_ctx *ctx, struct phpc_error **err)
+{
+	if (ctx->mods.m)
+		return 0;
+	int r = phpc_modules_load(phpc_cfg_str(ctx->cfg, PHPC_K_MODULES_DIR), &ctx->mods, err);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < ctx->mods.warnings.n; i++)
+		phpc_warn("warning: %s", ctx->mods.warnings.v[i]);
+	return 0;
+}
+
+int phpc_ctx_podman_path(struct phpc_ctx *ctx, char **out, struct phpc_error **err)
+{
+	const char *bin = phpc_cfg_str(ctx->cfg, PHPC_K_PODMAN_BIN);
+	*out = phpc_find_executable(bin, phpc_env_get(ctx->envp, "PATH"));
+	if (!*out)
+		return phpc_error_set(
+		    err, ENOENT, "podman binary \"%s\" not found%s (podman_bin, set by %s)", bin,
+		    strchr(bin, '/') ? "" : " on PATH", ctx->cfg->v[PHPC_K_PODMAN_BIN].source);
+	return 0;
+}
+
+int cmd_not_yet(struct phpc_ctx *ctx, struct phpc_error **err)
+{
+	return phpc_error_set(err, ENOSYS, "%s is not available in podman-hpc %s yet",
+	                      ctx->cli.cmd.v[0], PHPC_VERSION);
+}
+
+static phpc_cmd_fn dispatch(const struct phpc_cli *cli)
+{
+	if (cli->cmd.n == 0)
+		return cli->version ? cmd_version : cmd_help;
+	if (cli->help)
+		return cmd_help;
+	for (const struct phpc_command *c = phpc_commands; c->name; c++)
+		if (streq(c->name, cli->cmd.v[0]))
+			return c->fn;
+	return cmd_podman;
+}
+
+int main(int argc, char **argv, char **envp)
+{
+	struct phpc_ctx ctx = {.argc = argc, .argv = argv, .envp = envp};
+	_cleanup_error_ struct phpc_error *err = NULL;
+	int rc;
+
+	/* podman-hpc gives podman the caller's identity; it must never carry more. */
+	if (getuid() != geteuid() || getgid() != getegid()) {
+		fputs("Error: podman-hpc must not be installed setuid or setgid\n", stderr);
+		return PHPC_EXIT_FAILURE;
+	}
+	rc = phpc_cli_parse(argc, argv, &ctx.cli, &err);
+	if (rc >= 0)
+		rc = dispatch(&ctx.cli)(&ctx, &err);
+	if (rc < 0) {
+		fflush(stdout);
+		fprintf(stderr, "Error: %s\n", err ? err->msg : strerror(-rc));
+		rc = PHPC_EXIT_FAILURE;
+	}
+	phpc_modules_clear(&ctx.mods);
+	phpc_config_free(ctx.cfg);
+	phpc_cli_clear(&ctx.cli);
+	return rc;
+}
