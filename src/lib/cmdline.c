@@ -205,6 +205,7 @@ void phpc_cli_clear(struct phpc_cli *cli)
 	phpc_strv_clear(&cli->globals);
 	phpc_strv_clear(&cli->cmd);
 	phpc_strv_clear(&cli->args);
+	phpc_strv_clear(&cli->module_volumes);
 	free(cli->squash_dir);
 	free(cli->additional_stores);
 	free(cli->enabled);
@@ -295,6 +296,7 @@ char **phpc_podman_argv(const struct phpc_config *cfg, const struct phpc_cli *cl
 	phpc_default_args(cfg, cli, cli->kind, &out);
 	if (mods && cli->enabled)
 		phpc_modules_args(mods, cli->enabled, &out);
+	phpc_strv_extend(&out, cli->module_volumes.v);
 	if (pmi_fd && (cli->kind == PHPC_KIND_RUN || cli->kind == PHPC_KIND_EXEC))
 		add_pair(&out, "--preserve-fds", "1");
 	phpc_strv_extend(&out, cli->args.v);
@@ -315,4 +317,29 @@ char **phpc_podman_env(char *const *envp, const char *config_home, bool pmi_fd)
 	if (pmi_fd)
 		phpc_strv_add(&out, "PMI_FD=3");
 	return phpc_strv_steal(&out);
+}
+
+/* NAME=VALUE as an -e value: the value if it names name. */
+static const char *env_assignment(const char *a, const char *name)
+{
+	size_t n = strlen(name);
+	return strncmp(a, name, n) == 0 && a[n] == '=' ? a + n + 1 : NULL;
+}
+
+const char *phpc_cli_container_env(const struct phpc_cli *cli, char *const *envp, const char *name)
+{
+	const char *found = NULL;
+	size_t end = cli->image_idx >= 0 ? (size_t)cli->image_idx : cli->args.n;
+	for (size_t i = 0; i < end; i++) {
+		const char *a = cli->args.v[i], *v = NULL;
+		if ((streq(a, "-e") || streq(a, "--env")) && i + 1 < end)
+			v = env_assignment(cli->args.v[++i], name);
+		else if (str_has_prefix(a, "--env="))
+			v = env_assignment(a + 6, name);
+		else if (str_has_prefix(a, "-e") && a[2])
+			v = env_assignment(a + 2, name);
+		if (v)
+			found = v; /* the last one wins, as in podman */
+	}
+	return found ? found : phpc_env_get(envp, name);
 }

@@ -29,9 +29,10 @@ struct phpc_cli {
 	struct phpc_strv cmd;     /* the command path: "run", or "image" "ls" */
 	struct phpc_strv args;    /* what follows the command path, module flags removed */
 	enum phpc_cmd_kind kind;
-	bool sub_help; /* --help among run/build options (not the container's) */
-	int image_idx; /* run/create: index of the image in args, -1 if none */
-	bool *enabled; /* per module, after phpc_cli_parse_modules */
+	bool sub_help;                   /* --help among run/build options (not the container's) */
+	int image_idx;                   /* run/create: index of the image in args, -1 if none */
+	bool *enabled;                   /* per module, after phpc_cli_parse_modules */
+	struct phpc_strv module_volumes; /* --volume arguments of the modules' bind rules */
 };
 
 /* Splits argv into global flags, command path and the rest. */
@@ -48,9 +49,13 @@ int phpc_cli_parse_modules(struct phpc_cli *cli, const struct phpc_modules *mods
 
 void phpc_cli_clear(struct phpc_cli *cli);
 
+/* A variable as the container will see it: the user's -e/--env NAME=VALUE
+ * among the options first, then the caller's environment (envp). */
+const char *phpc_cli_container_env(const struct phpc_cli *cli, char *const *envp, const char *name);
+
 /* The full podman argv: podman_bin, the user's global flags, the command path,
  * the default arguments of its kind, module arguments, "--preserve-fds 1" when
- * pmi_fd is set (run, exec), then the user's arguments. */
+ * pmi_fd is set (run, exec), the modules' volumes, then the user's arguments. */
 char **phpc_podman_argv(const struct phpc_config *cfg, const struct phpc_cli *cli,
                         const struct phpc_modules *mods, bool pmi_fd);
 

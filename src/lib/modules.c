@@ -315,3 +315,54 @@ bool phpc_modules_want_shared_run(const struct phpc_modules *mods, const bool *e
 			return true;
 	return false;
 }
+
+static int bind_rule_volumes(const struct phpc_module *m, const char *rule_text,
+                             const char *modules_dir, phpc_env_lookup_fn lookup, void *data,
+                             struct phpc_strv *argv, struct phpc_strv *notes,
+                             struct phpc_error **err)
+{
+	struct phpc_rule rule;
+	struct phpc_strv matches = {0}, dsts = {0};
+	_cleanup_free_ char *why = NULL;
+	int r = phpc_rule_parse(rule_text, modules_dir, lookup, data, &rule, err);
+	if (r < 0)
+		return phpc_error_prefix(err, "module %s", m->file);
+	r = phpc_rule_glob(&rule, &matches, err);
+	if (r == 0 && phpc_rule_destinations(&rule, matches.v, &dsts, &why) < 0)
+		phpc_strv_addf(notes, "module \"%s\": bind rule \"%s\" skipped: %s", m->name,
+		               rule_text, why);
+	for (size_t i = 0; r == 0 && i < dsts.n; i++) {
+		/* podman's --volume syntax cannot carry these characters */
+		if (strpbrk(matches.v[i], ":,") || strpbrk(dsts.v[i], ":,")) {
+			phpc_strv_addf(notes,
+			               "module \"%s\": cannot bind \"%s\": ':' or ',' in "
+			               "the path",
+			               m->name, matches.v[i]);
+			continue;
+		}
+		phpc_strv_add(argv, "--volume");
+		phpc_strv_addf(argv, "%s:%s%s", matches.v[i], dsts.v[i], rule.ro ? ":ro" : "");
+	}
+	phpc_strv_clear(&matches);
+	phpc_strv_clear(&dsts);
+	phpc_rule_clear(&rule);
+	return r;
+}
+
+int phpc_modules_bind_volumes(const struct phpc_modules *mods, const bool *enabled,
+                              const char *modules_dir, phpc_env_lookup_fn lookup, void *data,
+                              struct phpc_strv *argv, struct phpc_strv *notes,
+                              struct phpc_error **err)
+{
+	for (size_t i = 0; i < mods->n; i++) {
+		if (!enabled[i])
+			continue;
+		for (char **b = mods->m[i].bind; b && *b; b++) {
+			int r = bind_rule_volumes(&mods->m[i], *b, modules_dir, lookup, data, argv,
+			                          notes, err);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}

@@ -4,6 +4,7 @@
 #define PHPC_MODULES_H
 
 #include "error.h"
+#include "rules.h"
 #include "strv.h"
 
 #include <stdbool.h>
@@ -52,6 +53,14 @@ int phpc_modules_resolve(const struct phpc_modules *mods, bool *enabled, struct 
 /* Appends the podman arguments of the enabled modules, in file order. */
 void phpc_modules_args(const struct phpc_modules *mods, const bool *enabled,
                        struct phpc_strv *argv);
+
+/* Turns the bind rules of the enabled modules into podman "--volume SRC:DST"
+ * arguments (globs expanded on this host, where podman runs). Sources that
+ * match nothing and rules that cannot apply are skipped with a note. */
+int phpc_modules_bind_volumes(const struct phpc_modules *mods, const bool *enabled,
+                              const char *modules_dir, phpc_env_lookup_fn lookup, void *data,
+                              struct phpc_strv *argv, struct phpc_strv *notes,
+                              struct phpc_error **err);
 
 /* Whether any enabled module asks for shared-run. */
 bool phpc_modules_want_shared_run(const struct phpc_modules *mods, const bool *enabled);

@@ -49,6 +49,12 @@ static int prepare_storage(struct phpc_ctx *ctx, struct phpc_error **err)
 	return 0;
 }
 
+static const char *container_env(const char *name, void *data)
+{
+	struct phpc_ctx *ctx = data;
+	return phpc_cli_container_env(&ctx->cli, ctx->envp, name);
+}
+
 static int apply_modules(struct phpc_ctx *ctx, struct phpc_error **err)
 {
 	int r = phpc_ctx_load_modules(ctx, err);
@@ -58,6 +64,10 @@ static int apply_modules(struct phpc_ctx *ctx, struct phpc_error **err)
 		return r;
 	struct phpc_strv notes = {0};
 	r = phpc_modules_resolve(&ctx->mods, ctx->cli.enabled, &notes, err);
+	if (r == 0)
+		r = phpc_modules_bind_volumes(
+		    &ctx->mods, ctx->cli.enabled, phpc_cfg_str(ctx->cfg, PHPC_K_MODULES_DIR),
+		    container_env, ctx, &ctx->cli.module_volumes, &notes, err);
 	for (size_t i = 0; i < notes.n; i++)
 		phpc_warn("%s", notes.v[i]);
 	phpc_strv_clear(&notes);

@@ -1,0 +1,43 @@
+/* The module rule language (spec section 4): "src[:dst][:ro]".
+ * Pure: a rule, the environment and the list of paths its source matched
+ * give the (source, destination) pairs. Destinations are paths inside the
+ * container, lexically normalised; resolving them inside the rootfs (symlinks)
+ * is the caller's job. */
+#ifndef PHPC_RULES_H
+#define PHPC_RULES_H
+
+#include "error.h"
+#include "strv.h"
+
+#include <stdbool.h>
+
+/* Looks a variable up; returns NULL when unset. */
+typedef const char *(*phpc_env_lookup_fn)(const char *name, void *data);
+
+struct phpc_rule {
+	char *src; /* expanded, absolute source pattern (may contain globs) */
+	char *dst; /* expanded destination, "" when the rule gave none */
+	bool ro;   /* ":ro" suffix: bind read-only */
+};
+
+/* Parses and expands a rule: $VAR, ${VAR} and a leading ~ (unset variables
+ * stay as written, as in NERSC's version); a relative source is relative to
+ * modules_dir. */
+int phpc_rule_parse(const char *text, const char *modules_dir, phpc_env_lookup_fn lookup,
+                    void *data, struct phpc_rule *out, struct phpc_error **err);
+void phpc_rule_clear(struct phpc_rule *r);
+
+/* Computes the destination of every match (sorted, as glob returns them).
+ * Returns 0 with dsts filled (one per match), or -EINVAL with *why set when
+ * the rule must be skipped (relative destination, '*' in the destination
+ * without exactly one '*' in the source). */
+int phpc_rule_destinations(const struct phpc_rule *r, char *const *matches, struct phpc_strv *dsts,
+                           char **why);
+
+/* Lexically normalises an absolute path: no "//", ".", or "..". */
+char *phpc_path_normalize(const char *path);
+
+/* Expands the source glob on this host (sorted matches; none is not an error). */
+int phpc_rule_glob(const struct phpc_rule *r, struct phpc_strv *matches, struct phpc_error **err);
+
+#endif

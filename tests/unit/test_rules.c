@@ -1,0 +1,129 @@
+#include "testutil.h"
+
+#include "config.h"
+#include "rules.h"
+
+static const char *lookup(const char *name, void *data)
+{
+	return phpc_env_get((char *const *)data, name);
+}
+
+static char *env[] = {"HOME=/home/al", "SCRATCH=/pscratch/al", "LIBDIR=/usr/lib64", NULL};
+
+/* Parses text, feeds it the given matches, checks the destinations. */
+static void check(const char *text, const char *const *matches, const char *const *want)
+{
+	struct phpc_rule r;
+	struct phpc_error *err = NULL;
+	if (phpc_rule_parse(text, "/etc/podman_hpc/modules.d", lookup, env, &r, &err) < 0)
+		fail_msg("%s", err->msg);
+	struct phpc_strv d = {0};
+	char *why = NULL;
+	if (phpc_rule_destinations(&r, (char *const *)matches, &d, &why) < 0)
+		fail_msg("%s: skipped: %s", text, why);
+	assert_argv_equal(d.v ? d.v : (char *[]){NULL}, want);
+	phpc_strv_clear(&d);
+	phpc_rule_clear(&r);
+}
+
+static void check_skipped(const char *text, const char *needle)
+{
+	struct phpc_rule r;
+	struct phpc_error *err = NULL;
+	assert_int_equal(phpc_rule_parse(text, "/m", lookup, env, &r, &err), 0);
+	struct phpc_strv d = {0};
+	char *why = NULL;
+	const char *m[] = {"/x/a", NULL};
+	assert_true(phpc_rule_destinations(&r, (char *const *)m, &d, &why) < 0);
+	assert_non_null(strstr(why, needle));
+	free(why);
+	phpc_rule_clear(&r);
+}
+
+static void test_expansion(void **state)
+{
+	(void)state;
+	struct phpc_rule r;
+	struct phpc_error *err = NULL;
+	assert_int_equal(phpc_rule_parse("$HOME:${SCRATCH}/x", "/m", lookup, env, &r, &err), 0);
+	assert_string_equal(r.src, "/home/al");
+	assert_string_equal(r.dst, "/pscratch/al/x");
+	assert_false(r.ro);
+	phpc_rule_clear(&r);
+	assert_int_equal(phpc_rule_parse("~/data:/data:ro", "/m", lookup, env, &r, &err), 0);
+	assert_string_equal(r.src, "/home/al/data");
+	assert_true(r.ro);
+	phpc_rule_clear(&r);
+	/* relative to modules_dir; unset variables stay as written */
+	assert_int_equal(phpc_rule_parse("../01-gpu.conf:/etc/$NOPE", "/etc/podman_hpc/modules.d",
+	                                 lookup, env, &r, &err),
+	                 0);
+	assert_string_equal(r.src, "/etc/podman_hpc/01-gpu.conf");
+	assert_string_equal(r.dst, "/etc/$NOPE");
+	phpc_rule_clear(&r);
+	assert_true(phpc_rule_parse(":/x", "/m", lookup, env, &r, &err) < 0);
+	phpc_error_free(err);
+}
+
+static void test_forms(void **state)
+{
+	(void)state;
+	/* empty dst: the same path inside */
+	check("/dev/null", (const char *[]){"/dev/null", NULL},
+	      (const char *[]){"/dev/null", NULL});
+	/* exact path */
+	check("/dev/null:/null", (const char *[]){"/dev/null", NULL},
+	      (const char *[]){"/null", NULL});
+	/* trailing slash: into the directory */
+	check("/usr/bin/nvidia-smi:/opt/bin/", (const char *[]){"/usr/bin/nvidia-smi", NULL},
+	      (const char *[]){"/opt/bin/nvidia-smi", NULL});
+	/* several matches, no '*' in dst: dst is a directory, paths below the common prefix */
+	check("/usr/lib64/libnv*:/usr/lib64",
+	      (const char *[]){"/usr/lib64/libnvidia-ml.so.1", "/usr/lib64/libnvoptix.so", NULL},
+	      (const char *[]){"/usr/lib64/libnvidia-ml.so.1", "/usr/lib64/libnvoptix.so", NULL});
+	check("/a/*/lib:/b", (const char *[]){"/a/x/lib", "/a/y/lib", NULL},
+	      (const char *[]){"/b/x/lib", "/b/y/lib", NULL});
+	/* '*' in dst: the matched part substituted */
+	check("/usr/lib64/libcuda*:/lib/cuda*", (const char *[]){"/usr/lib64/libcuda.so.1", NULL},
+	      (const char *[]){"/lib/cuda.so.1", NULL});
+	/* '*' in dst with a trailing '/': substituted, then the basename appended */
+	check("/opt/*/lib/libx.so:/mods/*/", (const char *[]){"/opt/mpich/lib/libx.so", NULL},
+	      (const char *[]){"/mods/mpich/libx.so", NULL});
+	/* no match: nothing */
+	check("/nope*:/x/", (const char *[]){NULL}, (const char *[]){NULL});
+	/* '..' in a destination never climbs above the container's root */
+	check("/a:/../../etc/x", (const char *[]){"/a", NULL}, (const char *[]){"/etc/x", NULL});
+}
+
+static void test_skips(void **state)
+{
+	(void)state;
+	check_skipped("/x/a:relative/dst", "absolute");
+	check_skipped("/x/a:/d/*", "exactly one");
+	check_skipped("/x/*/*:/d/*", "exactly one");
+}
+
+static void test_normalize(void **state)
+{
+	(void)state;
+	const char *c[][2] = {{"/a//b/./c/", "/a/b/c"},
+	                      {"/a/../../b", "/b"},
+	                      {"/", "/"},
+	                      {"//", "/"},
+	                      {"/a/b/..", "/a"}};
+	for (size_t i = 0; i < ARRAY_SIZE(c); i++) {
+		_cleanup_free_ char *n = phpc_path_normalize(c[i][0]);
+		assert_string_equal(n, c[i][1]);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_expansion),
+	    cmocka_unit_test(test_forms),
+	    cmocka_unit_test(test_skips),
+	    cmocka_unit_test(test_normalize),
+	};
+	return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
+}

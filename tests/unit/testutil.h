@@ -1,0 +1,46 @@
+/* Helpers for the cmocka unit tests. */
+#ifndef PHPC_TESTUTIL_H
+#define PHPC_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "strv.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Writes text to a new file in a fresh temp directory; returns its path. */
+static inline char *write_temp(const char *name, const char *text)
+{
+	char tmpl[] = "/tmp/phpc-unit-XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	assert_non_null(dir);
+	char *path = phpc_xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(path, "we");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* Compares a NULL-terminated argv with the expected elements, element by element. */
+static inline void assert_argv_equal(char *const *got, const char *const *want)
+{
+	size_t i = 0;
+	for (; want[i]; i++) {
+		if (!got[i])
+			fail_msg("argv too short: missing [%zu] \"%s\"", i, want[i]);
+		if (strcmp(got[i], want[i]) != 0)
+			fail_msg("argv[%zu]: got \"%s\", want \"%s\"", i, got[i], want[i]);
+	}
+	if (got[i])
+		fail_msg("argv too long: extra [%zu] \"%s\"", i, got[i]);
+}
+
+#endif
