@@ -18,14 +18,10 @@ static void appendf(char **buf, size_t *len, const char *fmt, ...)
 static void appendf(char **buf, size_t *len, const char *fmt, ...)
 {
 	va_list ap;
-	char *s = NULL;
 	va_start(ap, fmt);
-	int n = vasprintf(&s, fmt, ap);
+	_cleanup_free_ char *s = phpc_xvasprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		abort();
-	append(buf, len, s, (size_t)n);
-	free(s);
+	append(buf, len, s, strlen(s));
 }
 
 void phpc_toml_append_string(char **buf, size_t *len, const char *s)

@@ -21,13 +21,9 @@ void phpc_strv_add(struct phpc_strv *s, const char *str)
 void phpc_strv_addf(struct phpc_strv *s, const char *fmt, ...)
 {
 	va_list ap;
-	char *r = NULL;
 	va_start(ap, fmt);
-	int n = vasprintf(&r, fmt, ap);
+	phpc_strv_push(s, phpc_xvasprintf(fmt, ap));
 	va_end(ap);
-	if (n < 0)
-		abort();
-	phpc_strv_push(s, r);
 }
 
 void phpc_strv_extend(struct phpc_strv *s, char *const *v)

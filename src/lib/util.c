@@ -51,15 +51,20 @@ char *phpc_xstrndup(const char *s, size_t n)
 	return r;
 }
 
+char *phpc_xvasprintf(const char *fmt, va_list ap)
+{
+	char *r = NULL;
+	if (vasprintf(&r, fmt, ap) < 0)
+		oom();
+	return r;
+}
+
 char *phpc_xasprintf(const char *fmt, ...)
 {
 	va_list ap;
-	char *r = NULL;
 	va_start(ap, fmt);
-	int n = vasprintf(&r, fmt, ap);
+	char *r = phpc_xvasprintf(fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		oom();
 	return r;
 }
 

@@ -3,6 +3,7 @@
 #ifndef PHPC_UTIL_H
 #define PHPC_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -50,6 +51,7 @@ void *phpc_xrealloc(void *p, size_t n);
 char *phpc_xstrdup(const char *s);
 char *phpc_xstrndup(const char *s, size_t n);
 char *phpc_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *phpc_xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 static inline bool streq(const char *a, const char *b)
 {

@@ -4,32 +4,16 @@
 #include "config.h"
 #include "modules.h"
 
-static const char *const no_files[] = {NULL};
-
-static struct phpc_config *cfg_with(char *const *envp, const char *add_stores)
-{
-	struct phpc_config_input in = {
-	    .envp = envp,
-	    .uid = 1000,
-	    .user = "u",
-	    .search_files = no_files,
-	    .additional_stores_opt = add_stores,
-	    .default_mount_program = "/usr/bin/podman-hpc-mount",
-	    .default_modules_dir = "/etc/podman_hpc/modules.d",
-	    .default_hooks_dir = "/usr/share/containers/oci/hooks.d",
-	};
-	struct phpc_config *c = NULL;
-	struct phpc_error *err = NULL;
-	if (phpc_config_load(&in, &c, &err) < 0)
-		fail_msg("%s", err->msg);
-	return c;
-}
+#define cfg_with test_config
 
 static char *env_default[] = {"SQUASH_DIR=/sq", NULL};
 
 #define COMMON                                                                            \
 	"--root", "/tmp/1000_hpc/storage", "--runroot", "/tmp/1000_hpc", "--storage-opt", \
 	    "mount_program=/usr/bin/podman-hpc-mount", "--cgroup-manager", "cgroupfs"
+#define RUN_DEFAULTS                                                          \
+	COMMON, "--storage-opt", "ignore_chown_errors=true", "--storage-opt", \
+	    "additionalimagestore=/sq", HOOK, "--security-opt", "seccomp=unconfined"
 #define HOOK                                                                   \
 	"--hooks-dir", "/usr/share/containers/oci/hooks.d", "--env",           \
 	    "PODMANHPC_MODULES_DIR=/etc/podman_hpc/modules.d", "--annotation", \
@@ -67,20 +51,7 @@ static void test_run(void **state)
 {
 	(void)state;
 	struct phpc_config *c = cfg_with(env_default, NULL);
-	const char *want[] = {"podman",
-	                      "run",
-	                      COMMON,
-	                      "--storage-opt",
-	                      "ignore_chown_errors=true",
-	                      "--storage-opt",
-	                      "additionalimagestore=/sq",
-	                      HOOK,
-	                      "--security-opt",
-	                      "seccomp=unconfined",
-	                      "-it",
-	                      "--rm",
-	                      "ubuntu",
-	                      NULL};
+	const char *want[] = {"podman", "run", RUN_DEFAULTS, "-it", "--rm", "ubuntu", NULL};
 	CHECK(c, NULL, false, want, "run", "-it", "--rm", "ubuntu");
 	phpc_config_free(c);
 }
@@ -206,47 +177,19 @@ static void test_module_args(void **state)
 	struct phpc_config *c = cfg_with(env_default, NULL);
 	struct phpc_modules mods;
 	load_modules(&mods, site_modules);
-	const char *want[] = {"podman",
-	                      "run",
-	                      COMMON,
-	                      "--storage-opt",
-	                      "ignore_chown_errors=true",
-	                      "--storage-opt",
-	                      "additionalimagestore=/sq",
-	                      HOOK,
-	                      "--security-opt",
-	                      "seccomp=unconfined",
-	                      "-e NVIDIA_VISIBLE_DEVICES",
-	                      "-e",
-	                      "ENABLE_GPU=1",
-	                      "-e SLURM_*",
-	                      "--ipc=host",
-	                      "-e",
-	                      "ENABLE_MPICH=1",
-	                      "--rm",
-	                      "img",
-	                      "prog",
-	                      "--gpu",
-	                      "--help",
-	                      NULL};
+	const char *want[] = {"podman",     "run",
+	                      RUN_DEFAULTS, "-e NVIDIA_VISIBLE_DEVICES",
+	                      "-e",         "ENABLE_GPU=1",
+	                      "-e SLURM_*", "--ipc=host",
+	                      "-e",         "ENABLE_MPICH=1",
+	                      "--rm",       "img",
+	                      "prog",       "--gpu",
+	                      "--help",     NULL};
 	/* flags after the image belong to the container's command (#79, #171) */
 	CHECK(c, &mods, false, want, "run", "--mpi", "--rm", "--gpu", "img", "prog", "--gpu",
 	      "--help");
 	/* --gpus is podman's, not the module's (#129) */
-	const char *want2[] = {"podman",
-	                       "run",
-	                       COMMON,
-	                       "--storage-opt",
-	                       "ignore_chown_errors=true",
-	                       "--storage-opt",
-	                       "additionalimagestore=/sq",
-	                       HOOK,
-	                       "--security-opt",
-	                       "seccomp=unconfined",
-	                       "--gpus",
-	                       "all",
-	                       "img",
-	                       NULL};
+	const char *want2[] = {"podman", "run", RUN_DEFAULTS, "--gpus", "all", "img", NULL};
 	CHECK(c, &mods, false, want2, "run", "--gpus", "all", "img");
 	/* modules on build (#34) */
 	const char *want3[] = {"podman", "build",        COMMON, HOOK, "-e NVIDIA_VISIBLE_DEVICES",

@@ -18,26 +18,9 @@ static void test_toml_escape(void **state)
 
 static struct phpc_config *cfg(const char *home)
 {
-	static const char *const no_files[] = {NULL};
-	char *graph = phpc_xasprintf("PODMANHPC_GRAPH_ROOT=/g/\"quoted\"");
-	char *ch = phpc_xasprintf("PODMANHPC_CONFIG_HOME=%s", home);
-	char *env[] = {graph, ch, "SQUASH_DIR=/sq", NULL};
-	struct phpc_config_input in = {
-	    .envp = env,
-	    .uid = 1,
-	    .user = "u",
-	    .search_files = no_files,
-	    .additional_stores_opt = "/extra",
-	    .default_mount_program = "/usr/bin/podman-hpc-mount",
-	    .default_modules_dir = "/m",
-	    .default_hooks_dir = "/h",
-	};
-	struct phpc_config *c = NULL;
-	struct phpc_error *err = NULL;
-	assert_int_equal(phpc_config_load(&in, &c, &err), 0);
-	free(graph);
-	free(ch);
-	return c;
+	_cleanup_free_ char *ch = phpc_xasprintf("PODMANHPC_CONFIG_HOME=%s", home);
+	char *env[] = {"PODMANHPC_GRAPH_ROOT=/g/\"quoted\"", ch, "SQUASH_DIR=/sq", NULL};
+	return test_config(env, "/extra");
 }
 
 static void test_storage_conf(void **state)

@@ -43,4 +43,26 @@ static inline void assert_argv_equal(char *const *got, const char *const *want)
 		fail_msg("argv too long: extra [%zu] \"%s\"", i, got[i]);
 }
 
+/* Loads a configuration from envp with test defaults (no config file search). */
+#include "config.h"
+static inline struct phpc_config *test_config(char *const *envp, const char *add_stores)
+{
+	static const char *const no_files[] = {NULL};
+	struct phpc_config_input in = {
+	    .envp = envp,
+	    .uid = 1000,
+	    .user = "u",
+	    .search_files = no_files,
+	    .additional_stores_opt = add_stores,
+	    .default_mount_program = "/usr/bin/podman-hpc-mount",
+	    .default_modules_dir = "/etc/podman_hpc/modules.d",
+	    .default_hooks_dir = "/usr/share/containers/oci/hooks.d",
+	};
+	struct phpc_config *c = NULL;
+	struct phpc_error *err = NULL;
+	if (phpc_config_load(&in, &c, &err) < 0)
+		fail_msg("%s", err->msg);
+	return c;
+}
+
 #endif
