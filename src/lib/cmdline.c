@@ -1,4 +1,5 @@
 #include "cmdline.h"
+#include "hooks.h"
 #include "podopts.h"
 #include "util.h"
 
@@ -206,6 +207,7 @@ void phpc_cli_clear(struct phpc_cli *cli)
 	phpc_strv_clear(&cli->cmd);
 	phpc_strv_clear(&cli->args);
 	phpc_strv_clear(&cli->module_volumes);
+	free(cli->bound_modules);
 	free(cli->squash_dir);
 	free(cli->additional_stores);
 	free(cli->enabled);
@@ -248,7 +250,10 @@ static void add_hook_args(const struct phpc_config *cfg, const struct phpc_cli *
 		add_pair(out, "--hooks-dir", phpc_cfg_str(cfg, PHPC_K_HOOKS_DIR));
 	phpc_strv_add(out, "--env");
 	phpc_strv_addf(out, "PODMANHPC_MODULES_DIR=%s", phpc_cfg_str(cfg, PHPC_K_MODULES_DIR));
-	add_pair(out, "--annotation", "podman_hpc.hook_tool=true");
+	/* Without our hook in the hooks dir the annotation would promise work
+	 * that nobody does. */
+	if (cli->hook_installed)
+		add_pair(out, "--annotation", PHPC_HOOK_ANNOTATION "=true");
 }
 
 void phpc_default_args(const struct phpc_config *cfg, const struct phpc_cli *cli,
@@ -294,9 +299,16 @@ char **phpc_podman_argv(const struct phpc_config *cfg, const struct phpc_cli *cl
 	phpc_strv_extend(&out, cli->globals.v);
 	phpc_strv_extend(&out, cli->cmd.v);
 	phpc_default_args(cfg, cli, cli->kind, &out);
-	if (mods && cli->enabled)
+	/* On build, the module variable and run options would be baked into the
+	 * image (podman build --env) or refused: only its mounts apply there. */
+	if (mods && cli->enabled && cli->kind != PHPC_KIND_BUILD)
 		phpc_modules_args(mods, cli->enabled, &out);
 	phpc_strv_extend(&out, cli->module_volumes.v);
+	if (cli->bound_modules && cli->hook_installed && cli->kind == PHPC_KIND_RUN) {
+		/* tells the hook not to bind these modules' rules a second time */
+		phpc_strv_add(&out, "--annotation");
+		phpc_strv_addf(&out, "podman_hpc.bound_modules=%s", cli->bound_modules);
+	}
 	if (pmi_fd && (cli->kind == PHPC_KIND_RUN || cli->kind == PHPC_KIND_EXEC))
 		add_pair(&out, "--preserve-fds", "1");
 	phpc_strv_extend(&out, cli->args.v);

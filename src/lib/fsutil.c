@@ -5,11 +5,8 @@
 #include <limits.h>
 #include <sys/stat.h>
 
-int phpc_read_file(int dirfd, const char *path, char **out, size_t *len, struct phpc_error **err)
+int phpc_read_fd(int fd, const char *what, char **out, size_t *len, struct phpc_error **err)
 {
-	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return phpc_error_errno(err, errno, "cannot open %s", path);
 	size_t cap = 4096, n = 0;
 	_cleanup_free_ char *buf = phpc_xmalloc(cap);
 	for (;;) {
@@ -21,7 +18,7 @@ int phpc_read_file(int dirfd, const char *path, char **out, size_t *len, struct 
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			return phpc_error_errno(err, errno, "cannot read %s", path);
+			return phpc_error_errno(err, errno, "cannot read %s", what);
 		}
 		if (r == 0)
 			break;
@@ -32,6 +29,14 @@ int phpc_read_file(int dirfd, const char *path, char **out, size_t *len, struct 
 		*len = n;
 	*out = steal_pointer(&buf);
 	return 0;
+}
+
+int phpc_read_file(int dirfd, const char *path, char **out, size_t *len, struct phpc_error **err)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return phpc_error_errno(err, errno, "cannot open %s", path);
+	return phpc_read_fd(fd, path, out, len, err);
 }
 
 static int write_all(int fd, const char *data, size_t len)

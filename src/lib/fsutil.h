@@ -13,6 +13,9 @@
  * buffer. A missing file is -ENOENT with an error naming it. */
 int phpc_read_file(int dirfd, const char *path, char **out, size_t *len, struct phpc_error **err);
 
+/* Reads everything from an open fd (what names it in messages). */
+int phpc_read_fd(int fd, const char *what, char **out, size_t *len, struct phpc_error **err);
+
 /* Replaces dirfd/name with data atomically: a temp file in the same directory,
  * fsync, rename. Readers see the old or the new file, never a partial one. */
 int phpc_write_file_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode,

@@ -316,7 +316,7 @@ bool phpc_modules_want_shared_run(const struct phpc_modules *mods, const bool *e
 	return false;
 }
 
-static int bind_rule_volumes(const struct phpc_module *m, const char *rule_text,
+static int bind_rule_volumes(const struct phpc_module *m, const char *rule_text, bool force_ro,
                              const char *modules_dir, phpc_env_lookup_fn lookup, void *data,
                              struct phpc_strv *argv, struct phpc_strv *notes,
                              struct phpc_error **err)
@@ -341,7 +341,8 @@ static int bind_rule_volumes(const struct phpc_module *m, const char *rule_text,
 			continue;
 		}
 		phpc_strv_add(argv, "--volume");
-		phpc_strv_addf(argv, "%s:%s%s", matches.v[i], dsts.v[i], rule.ro ? ":ro" : "");
+		phpc_strv_addf(argv, "%s:%s%s", matches.v[i], dsts.v[i],
+		               rule.ro || force_ro ? ":ro" : "");
 	}
 	phpc_strv_clear(&matches);
 	phpc_strv_clear(&dsts);
@@ -349,17 +350,29 @@ static int bind_rule_volumes(const struct phpc_module *m, const char *rule_text,
 	return r;
 }
 
-int phpc_modules_bind_volumes(const struct phpc_modules *mods, const bool *enabled,
+int phpc_modules_bind_volumes(const struct phpc_modules *mods, const bool *enabled, bool copies_too,
                               const char *modules_dir, phpc_env_lookup_fn lookup, void *data,
-                              struct phpc_strv *argv, struct phpc_strv *notes,
+                              struct phpc_strv *argv, char **bound, struct phpc_strv *notes,
                               struct phpc_error **err)
 {
+	*bound = NULL;
 	for (size_t i = 0; i < mods->n; i++) {
-		if (!enabled[i])
+		if (!enabled[i] || ((!mods->m[i].bind || !mods->m[i].bind[0]) &&
+		                    (!copies_too || !mods->m[i].copy || !mods->m[i].copy[0])))
 			continue;
+		char *names = *bound ? phpc_xasprintf("%s,%s", *bound, mods->m[i].name)
+		                     : phpc_xstrdup(mods->m[i].name);
+		free(*bound);
+		*bound = names;
 		for (char **b = mods->m[i].bind; b && *b; b++) {
-			int r = bind_rule_volumes(&mods->m[i], *b, modules_dir, lookup, data, argv,
-			                          notes, err);
+			int r = bind_rule_volumes(&mods->m[i], *b, false, modules_dir, lookup, data,
+			                          argv, notes, err);
+			if (r < 0)
+				return r;
+		}
+		for (char **c = mods->m[i].copy; copies_too && c && *c; c++) {
+			int r = bind_rule_volumes(&mods->m[i], *c, true, modules_dir, lookup, data,
+			                          argv, notes, err);
 			if (r < 0)
 				return r;
 		}

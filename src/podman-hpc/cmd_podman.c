@@ -1,6 +1,7 @@
 /* Every podman command: add the site's defaults and modules, then exec podman. */
 #include "commands.h"
 #include "fsutil.h"
+#include "hooks.h"
 #include "podconf.h"
 #include "proc.h"
 #include "store.h"
@@ -65,13 +66,38 @@ static int apply_modules(struct phpc_ctx *ctx, struct phpc_error **err)
 	struct phpc_strv notes = {0};
 	r = phpc_modules_resolve(&ctx->mods, ctx->cli.enabled, &notes, err);
 	if (r == 0)
+		/* no hook runs in build steps: copies are read-only mounts there */
 		r = phpc_modules_bind_volumes(
-		    &ctx->mods, ctx->cli.enabled, phpc_cfg_str(ctx->cfg, PHPC_K_MODULES_DIR),
-		    container_env, ctx, &ctx->cli.module_volumes, &notes, err);
+		    &ctx->mods, ctx->cli.enabled, ctx->cli.kind == PHPC_KIND_BUILD,
+		    phpc_cfg_str(ctx->cfg, PHPC_K_MODULES_DIR), container_env, ctx,
+		    &ctx->cli.module_volumes, &ctx->cli.bound_modules, &notes, err);
 	for (size_t i = 0; i < notes.n; i++)
 		phpc_warn("%s", notes.v[i]);
 	phpc_strv_clear(&notes);
 	return r;
+}
+
+/* Whether podman will run our hook; if not, tell the user once (a marker in
+ * config_home), not on every task of every job. */
+static void check_hook(struct phpc_ctx *ctx)
+{
+	const struct phpc_config *cfg = ctx->cfg;
+	if (!cfg->v[PHPC_K_USE_DEFAULT_ARGS].b)
+		return;
+	const char *dir = phpc_cfg_str(cfg, PHPC_K_HOOKS_DIR);
+	ctx->cli.hook_installed = phpc_hooks_dir_has_hook(dir);
+	if (ctx->cli.hook_installed)
+		return;
+	_cleanup_free_ char *marker =
+	    phpc_xasprintf("%s/.hook-missing-warned", phpc_cfg_str(cfg, PHPC_K_CONFIG_HOME));
+	int fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return;
+	close(fd);
+	phpc_warn("warning: the podman-hpc hook is not installed in %s: site modules' copy "
+	          "rules and ldconfig will not be applied (an admin can run 'podman-hpc "
+	          "configure-hooks'; this warning is shown once)",
+	          dir);
 }
 
 int cmd_podman(struct phpc_ctx *ctx, struct phpc_error **err)
@@ -93,6 +119,8 @@ int cmd_podman(struct phpc_ctx *ctx, struct phpc_error **err)
 	r = prepare_storage(ctx, err);
 	if (r < 0)
 		return r;
+	if (phpc_cli_takes_modules(&ctx->cli))
+		check_hook(ctx);
 	bool pmi = false;
 	r = setup_pmi_fd(ctx, &pmi, err);
 	if (r < 0)

@@ -42,6 +42,7 @@ int cmd_podman(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_infohpc(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_version(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_help(struct phpc_ctx *ctx, struct phpc_error **err);
+int cmd_configure_hooks(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_not_yet(struct phpc_ctx *ctx, struct phpc_error **err);
 /* `podman-hpc run --help`: podman's help with the site's module flags added. */
 int phpc_print_sub_help(struct phpc_ctx *ctx, struct phpc_error **err);

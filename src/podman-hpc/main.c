@@ -12,6 +12,8 @@ const struct phpc_command phpc_commands[] = {
     {"infohpc", cmd_infohpc, "print the site configuration and where each value comes from"},
     {"version", cmd_version, "print the versions of podman-hpc and podman"},
     {"help", cmd_help, "print this help"},
+    {"configure-hooks", cmd_configure_hooks,
+     "install the hooks.d entry of podman-hpc's OCI hook [--hooksd DIR] [--force]"},
     {"migrate", cmd_not_yet, NULL},
     {"rmsqi", cmd_not_yet, NULL},
     {"shared-run", cmd_not_yet, NULL},

@@ -12,6 +12,8 @@ setup() {
 	uid=$(id -u)
 	base=$(phpc_base)
 	site=$BATS_TEST_TMPDIR
+	export PODMANHPC_HOOKS_DIR=$site/hooks.d
+	"$PHPC" configure-hooks --hooksd "$PODMANHPC_HOOKS_DIR" >/dev/null
 }
 
 @test "run: the exact podman argv, defaults before the user's arguments" {
@@ -33,7 +35,7 @@ ignore_chown_errors=true
 --storage-opt
 additionalimagestore=$base/squash
 --hooks-dir
-/usr/share/containers/oci/hooks.d
+$site/hooks.d
 --env
 PODMANHPC_MODULES_DIR=$site/modules.d
 --annotation
@@ -137,14 +139,24 @@ depends_on: [base]'
 	fake_argv 1 | grep -qx 'ENABLE_BASE=1'
 }
 
-@test "modules work on build (NERSC #34)" {
-	add_module gpu <<<'name: gpu
+@test "modules work on build (NERSC #34): mounts only, nothing baked into the image" {
+	echo conf >"$BATS_TEST_TMPDIR/x.conf"
+	add_module gpu <<<"name: gpu
 cli_arg: gpu
-env: ENABLE_GPU'
+env: ENABLE_GPU
+additional_args: [--ipc=host]
+copy:
+  - $BATS_TEST_TMPDIR/x.conf:/etc/x.conf
+bind:
+  - /dev/null:/dev/nvidia0"
 	run "$PHPC" build --gpu -t x .
 	[ "$status" -eq 0 ]
-	fake_argv 1 | grep -qx 'ENABLE_GPU=1'
-	! fake_argv 1 | grep -qx -- '--gpu'
+	argv=$(fake_argv 1)
+	! grep -qx -- '--gpu' <<<"$argv"
+	! grep -q 'ENABLE_GPU' <<<"$argv"
+	! grep -qx -- '--ipc=host' <<<"$argv"
+	grep -qx '/dev/null:/dev/nvidia0' <<<"$argv"
+	grep -qx "$BATS_TEST_TMPDIR/x.conf:/etc/x.conf:ro" <<<"$argv"
 }
 
 @test "run --help: podman's help with the site's module flags" {
@@ -277,4 +289,54 @@ env: O'
 	chown -R nobody "$BATS_TEST_TMPDIR/planted"
 	PODMANHPC_CONFIG_HOME=$BATS_TEST_TMPDIR/planted run "$PHPC" ps
 	assert_phpc_error "planted" "belongs to uid"
+}
+
+@test "without our hook in the hooks dir: no annotation, and a warning once" {
+	export PODMANHPC_HOOKS_DIR=$BATS_TEST_TMPDIR/empty-hooks.d
+	mkdir -p "$PODMANHPC_HOOKS_DIR"
+	rm -f "$base/config/.hook-missing-warned"
+	run "$PHPC" run --rm img true
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"hook is not installed in $PODMANHPC_HOOKS_DIR"* ]]
+	! fake_argv 1 | grep -q 'podman_hpc.hook_tool'
+	rm -f "$FAKE_PODMAN_LOG"
+	run "$PHPC" run --rm img true
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"hook is not installed"* ]]
+}
+
+@test "with the hook: the annotation, and the modules whose binds podman got" {
+	add_module home <<<'name: home
+cli_arg: home
+env: MOUNT_HOME
+bind:
+  - $HOME:$HOME'
+	HOME=$BATS_TEST_TMPDIR run "$PHPC" run --home img true
+	[ "$status" -eq 0 ]
+	argv=$(fake_argv 1)
+	grep -qx 'podman_hpc.hook_tool=true' <<<"$argv"
+	grep -qx 'podman_hpc.bound_modules=home' <<<"$argv"
+	grep -qx "$BATS_TEST_TMPDIR:$BATS_TEST_TMPDIR" <<<"$argv"
+}
+
+@test "configure-hooks writes the entry, keeps it, and replaces it only with --force" {
+	d=$BATS_TEST_TMPDIR/hk
+	run "$PHPC" configure-hooks --hooksd "$d"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "wrote $d/02-hook_tool.json" ]]
+	grep -q '"path": "/usr/bin/podman-hpc-hook"' "$d/02-hook_tool.json"
+	grep -q '"podman_hpc.hook_tool": "true"' "$d/02-hook_tool.json"
+	grep -q '"prestart"' "$d/02-hook_tool.json"
+	run "$PHPC" configure-hooks --hooksd "$d"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "already configured: "* ]]
+	echo '{"site": "own"}' >"$d/02-hook_tool.json"
+	run "$PHPC" configure-hooks --hooksd "$d"
+	assert_phpc_error "--force"
+	grep -q '"own"' "$d/02-hook_tool.json"
+	run "$PHPC" configure-hooks --hooksd "$d" --force
+	[ "$status" -eq 0 ]
+	grep -q 'podman-hpc-hook' "$d/02-hook_tool.json"
+	run "$PHPC" configure-hooks --bogus
+	assert_phpc_error "--bogus"
 }

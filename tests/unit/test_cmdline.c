@@ -29,6 +29,7 @@ static char **assemble(struct phpc_config *cfg, const struct phpc_modules *mods,
 	if (phpc_cli_parse(argc, argv, &cli, &err) < 0)
 		fail_msg("%s", err->msg);
 	struct phpc_modules none = {0};
+	cli.hook_installed = true;
 	if (phpc_cli_takes_modules(&cli)) {
 		assert_int_equal(phpc_cli_parse_modules(&cli, mods ? mods : &none, &err), 0);
 		if (mods)
@@ -192,9 +193,8 @@ static void test_module_args(void **state)
 	const char *want2[] = {"podman", "run", RUN_DEFAULTS, "--gpus", "all", "img", NULL};
 	CHECK(c, &mods, false, want2, "run", "--gpus", "all", "img");
 	/* modules on build (#34) */
-	const char *want3[] = {"podman", "build",        COMMON, HOOK, "-e NVIDIA_VISIBLE_DEVICES",
-	                       "-e",     "ENABLE_GPU=1", "-t",   "x",  ".",
-	                       NULL};
+	/* (the module's env and run options would be baked into the image) */
+	const char *want3[] = {"podman", "build", COMMON, HOOK, "-t", "x", ".", NULL};
 	CHECK(c, &mods, false, want3, "build", "-t", "x", ".", "--gpu");
 	phpc_modules_clear(&mods);
 	phpc_config_free(c);
@@ -282,6 +282,25 @@ static void test_container_env(void **state)
 	phpc_cli_clear(&cli);
 }
 
+/* No hook in the hooks dir: no annotation (it would promise work nobody does). */
+static void test_no_hook_no_annotation(void **state)
+{
+	(void)state;
+	struct phpc_config *c = cfg_with(env_default, NULL);
+	struct phpc_cli cli;
+	struct phpc_error *err = NULL;
+	struct phpc_modules none = {0};
+	char *argv[] = {"podman-hpc", "run", "img", NULL};
+	assert_int_equal(phpc_cli_parse(3, argv, &cli, &err), 0);
+	assert_int_equal(phpc_cli_parse_modules(&cli, &none, &err), 0);
+	char **got = phpc_podman_argv(c, &cli, &none, false);
+	assert_false(phpc_strv_contains(got, "podman_hpc.hook_tool=true"));
+	assert_true(phpc_strv_contains(got, "--hooks-dir"));
+	phpc_strv_free(got);
+	phpc_cli_clear(&cli);
+	phpc_config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,6 +314,7 @@ int main(void)
 	    cmocka_unit_test(test_pmi_fd),
 	    cmocka_unit_test(test_env),
 	    cmocka_unit_test(test_container_env),
+	    cmocka_unit_test(test_no_hook_no_annotation),
 	};
 	return cmocka_run_group_tests_name("cmdline", tests, NULL, NULL);
 }

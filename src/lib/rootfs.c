@@ -1,0 +1,289 @@
+#include "rootfs.h"
+#include "rules.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+int phpc_root_openat(int rootfd, const char *path, int flags, mode_t mode)
+{
+	while (*path == '/')
+		path++;
+	struct open_how how = {
+	    .flags = (uint64_t)(flags | O_CLOEXEC),
+	    .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, rootfd, *path ? path : ".", &how, sizeof(how));
+	return fd < 0 ? -errno : fd;
+}
+
+int phpc_root_open(const char *path, struct phpc_error **err)
+{
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return phpc_error_errno(err, errno, "cannot open the container root %s", path);
+	return fd;
+}
+
+int phpc_root_mkdirs(int rootfd, const char *path, struct phpc_error **err)
+{
+	_cleanup_free_ char *norm = phpc_path_normalize(path);
+	size_t len = strlen(norm);
+	/* Walk down from the root; each prefix is resolved from the root again,
+	 * so a symlink at any level stays inside it. */
+	for (size_t i = 1; i <= len; i++) {
+		if (norm[i] != '/' && norm[i] != '\0')
+			continue;
+		char c = norm[i];
+		norm[i] = '\0';
+		int fd = phpc_root_openat(rootfd, norm, O_PATH | O_DIRECTORY, 0);
+		if (fd == -ENOENT) {
+			char *slash = strrchr(norm, '/');
+			*slash = '\0';
+			int pfd =
+			    phpc_root_openat(rootfd, *norm ? norm : "/", O_PATH | O_DIRECTORY, 0);
+			*slash = '/';
+			if (pfd < 0)
+				return phpc_error_errno(err, -pfd, "cannot open %s", norm);
+			int r = mkdirat(pfd, slash + 1, 0755);
+			int e = errno;
+			char target[256];
+			ssize_t tl = r < 0 && e == EEXIST
+			                 ? readlinkat(pfd, slash + 1, target, sizeof(target) - 1)
+			                 : -1;
+			close(pfd);
+			if (tl >= 0) {
+				/* A dangling symlink of the image: following it on the
+				 * host could leave the root; creating its target is
+				 * guesswork. Refuse. */
+				target[tl] = '\0';
+				return phpc_error_set(err, ELOOP,
+				                      "%s is a symlink to %s, which does not exist "
+				                      "in the container; refusing to follow it",
+				                      norm, target);
+			}
+			if (r < 0 && e != EEXIST)
+				return phpc_error_errno(err, e, "cannot create directory %s", norm);
+			fd = phpc_root_openat(rootfd, norm, O_PATH | O_DIRECTORY, 0);
+		}
+		if (fd < 0)
+			return phpc_error_errno(err, -fd, "cannot use %s as a directory", norm);
+		norm[i] = c;
+		if (c == '\0')
+			return fd;
+		close(fd);
+	}
+	return phpc_root_openat(rootfd, "/", O_PATH | O_DIRECTORY, 0);
+}
+
+static int mount_id(int fd, uint64_t *id)
+{
+	struct statx stx;
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0)
+		return -errno;
+	*id = stx.stx_mnt_id;
+	return 0;
+}
+
+static int copy_data(int in, int out)
+{
+	for (;;) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+		if (n == 0)
+			return 0;
+		if (n > 0)
+			continue;
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+			return -errno;
+		break;
+	}
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return -errno;
+			off += w;
+		}
+	}
+}
+
+/* Creates name in dirfd as a copy of the host file at srcfd/srcname (no
+ * symlink is followed on either side). Returns 0 or a negative errno. */
+static int copy_one(int srcdir, const char *srcname, int dirfd, const char *name);
+
+static int copy_file(int srcfd, const struct stat *st, int dirfd, const char *name)
+{
+	int out = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (out < 0 && errno == ELOOP) {
+		/* the image has a symlink there: replace it, never write through it */
+		if (unlinkat(dirfd, name, 0) < 0)
+			return -errno;
+		out =
+		    openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
+	if (out < 0)
+		return -errno;
+	int r = copy_data(srcfd, out);
+	/* no set-id bits: the hook may run as root */
+	if (r == 0 && fchmod(out, st->st_mode & 0777) < 0)
+		r = -errno;
+	if (close(out) < 0 && r == 0)
+		r = -errno;
+	return r;
+}
+
+static int copy_dir(int srcfd, int parent, const char *name)
+{
+	struct stat st;
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode) &&
+	    unlinkat(parent, name, 0) < 0)
+		return -errno;
+	if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	_cleanup_close_ int out =
+	    openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (out < 0)
+		return -errno;
+	int dup = fcntl(srcfd, F_DUPFD_CLOEXEC, 0);
+	if (dup < 0)
+		return -errno;
+	DIR *d = fdopendir(dup);
+	if (!d) {
+		close(dup);
+		return -errno;
+	}
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (de = readdir(d))) {
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		r = copy_one(dirfd(d), de->d_name, out, de->d_name);
+	}
+	closedir(d);
+	return r;
+}
+
+static int copy_symlink(int srcdir, const char *srcname, int dirfd, const char *name)
+{
+	char target[PATH_MAX];
+	ssize_t n = readlinkat(srcdir, srcname, target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		return -errno;
+	return symlinkat(target, dirfd, name) < 0 ? -errno : 0;
+}
+
+static int copy_one(int srcdir, const char *srcname, int dirfd, const char *name)
+{
+	struct stat st;
+	if (fstatat(srcdir, srcname, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISLNK(st.st_mode))
+		return copy_symlink(srcdir, srcname, dirfd, name);
+	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		return 0; /* devices, sockets, fifos are bound, not copied */
+	_cleanup_close_ int fd = openat(srcdir, srcname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? copy_dir(fd, dirfd, name) : copy_file(fd, &st, dirfd, name);
+}
+
+/* The parent directory of path inside root, and the last component. */
+static int open_parent(int rootfd, const char *path, char **base, struct phpc_error **err)
+{
+	_cleanup_free_ char *norm = phpc_path_normalize(path);
+	if (streq(norm, "/"))
+		return phpc_error_set(err, EINVAL, "cannot replace the container's root");
+	char *slash = strrchr(norm, '/');
+	*base = phpc_xstrdup(slash + 1);
+	*slash = '\0';
+	return phpc_root_mkdirs(rootfd, *norm ? norm : "/", err);
+}
+
+int phpc_root_copy(int rootfd, const char *src, const char *path, struct phpc_error **err)
+{
+	_cleanup_free_ char *base = NULL;
+	_cleanup_close_ int dirfd = open_parent(rootfd, path, &base, err);
+	if (dirfd < 0)
+		return dirfd;
+	uint64_t rid = 0, did = 0;
+	if (mount_id(rootfd, &rid) < 0 || mount_id(dirfd, &did) < 0)
+		return phpc_error_errno(err, errno, "cannot stat the destination of %s", path);
+	if (rid != did)
+		return phpc_error_set(err, EXDEV,
+		                      "the directory of %s is a separate mount (a volume or a bind "
+		                      "of the host), refusing to copy into it",
+		                      path);
+	/* O_PATH fds cannot be used for the *at calls that create files: reopen. */
+	_cleanup_close_ int wdir = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (wdir < 0)
+		return phpc_error_errno(err, errno, "cannot open the directory of %s", path);
+	int r = copy_one(AT_FDCWD, src, wdir, base);
+	if (r < 0)
+		return phpc_error_errno(err, -r, "cannot copy %s to %s", src, path);
+	return 0;
+}
+
+int phpc_root_bind(int rootfd, const char *src, const char *path, bool ro, struct phpc_error **err)
+{
+	struct stat st;
+	if (stat(src, &st) < 0)
+		return phpc_error_errno(err, errno, "cannot bind %s", src);
+	_cleanup_free_ char *base = NULL;
+	_cleanup_close_ int dirfd = open_parent(rootfd, path, &base, err);
+	if (dirfd < 0)
+		return dirfd;
+	_cleanup_close_ int wdir = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (wdir < 0)
+		return phpc_error_errno(err, errno, "cannot open the directory of %s", path);
+	if (S_ISDIR(st.st_mode)) {
+		if (mkdirat(wdir, base, 0755) < 0 && errno != EEXIST)
+			return phpc_error_errno(err, errno, "cannot create the mount point %s",
+			                        path);
+	} else {
+		int fd =
+		    openat(wdir, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd >= 0)
+			close(fd);
+		else if (errno != EEXIST)
+			return phpc_error_errno(err, errno, "cannot create the mount point %s",
+			                        path);
+	}
+	_cleanup_close_ int target = phpc_root_openat(rootfd, path, O_PATH, 0);
+	if (target < 0)
+		return phpc_error_errno(err, -target, "cannot open the mount point %s", path);
+	/* A detached copy of the host tree, moved onto the target fd: no path
+	 * is resolved again between the check and the mount. */
+	_cleanup_close_ int tree =
+	    open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (tree < 0)
+		return phpc_error_errno(err, errno, "cannot bind %s", src);
+	if (ro) {
+		struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+		if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+			return phpc_error_errno(err, errno, "cannot make %s read-only", src);
+	}
+	if (move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return phpc_error_errno(err, errno, "cannot bind %s on %s", src, path);
+	return 0;
+}
