@@ -10,8 +10,8 @@ ru_maxrss, which Linux keeps across exec as the larger of the two images.
 import os
 import statistics
 import subprocess
-import sys
-import time
+
+from benchlib import alternate, timed
 
 RUNS = int(os.environ.get("BENCH_RUNS", "31"))
 LIB = os.environ.get("BENCH_LIB") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib")
@@ -33,22 +33,9 @@ def bare_argv(args, env):
     return ["podman"] + argv, benv
 
 
-def timed(argv, env):
-    t = time.perf_counter()
-    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t
-
-
 def compare(name, args, env):
     bare, benv = bare_argv(args, env)
-    wrapped = ["podman-hpc"] + args
-    timed(bare, benv)  # warm caches for both
-    timed(wrapped, env)
-    tb, tw = [], []
-    for _ in range(RUNS):
-        tb.append(timed(bare, benv))
-        tw.append(timed(wrapped, env))
-    mb, mw = statistics.median(tb), statistics.median(tw)
+    mb, mw = alternate(bare, benv, ["podman-hpc"] + args, env, RUNS)
     print(f"{name:34s} podman {mb * 1000:8.1f} ms   podman-hpc {mw * 1000:8.1f} ms   "
           f"ratio {mw / mb:.3f}   (medians of {RUNS}, alternating)")
     return mw / mb
@@ -57,7 +44,7 @@ def compare(name, args, env):
 def main():
     env = dict(os.environ)
     if subprocess.run(["podman-hpc", "image", "exists", IMG], env=env).returncode != 0:
-        subprocess.run(["podman-hpc", "import", "--quiet", env["BENCH_TAR"], IMG], env=env,
+        subprocess.run(["podman-hpc", "import", "--quiet", os.path.join(env["BENCH_DIR"], "tiny.tar"), IMG], env=env,
                        check=True, stdout=subprocess.DEVNULL)
     r1 = compare("run --rm IMG true", ["run", "--rm", IMG, "true"], env)
     r2 = compare("images", ["images"], env)

@@ -1,7 +1,6 @@
 /* podman-hpc-hook (also installed as hook_tool): the OCI prestart hook that
  * applies the enabled site modules inside a starting container: copy rules,
- * then bind rules (those podman-hpc has not already given podman as
- * volumes), then the image's ldconfig, so injected libraries are found.
+ * then bind rules, then the image's ldconfig, so injected libraries are found.
  *
  * It runs with the privileges of whoever runs podman (the user, in rootless
  * podman's user namespace; root for root's podman), before the container's
@@ -31,6 +30,15 @@
 #define LDCONFIG_TIMEOUT_MS 30000
 
 static FILE *logf_; /* LOG_PLUGIN, or NULL */
+static struct timespec start_;
+
+static double elapsed_ms(void)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start_.tv_sec) * 1e3 +
+	       (double)(now.tv_nsec - start_.tv_nsec) / 1e6;
+}
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logmsg(const char *fmt, ...)
@@ -39,6 +47,7 @@ static void logmsg(const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
+	fprintf(logf_, "[%7.2f ms] ", elapsed_ms());
 	vfprintf(logf_, fmt, ap);
 	va_end(ap);
 	fputc('\n', logf_);
@@ -50,15 +59,21 @@ struct hook {
 	struct phpc_oci_config cfg;
 	struct phpc_modules mods;
 	char *modules_dir;
-	char **bound; /* modules whose binds podman-hpc gave podman as volumes */
 	int rootfd;
+	struct phpc_root_cache cache;
 	bool applied; /* something was injected: run ldconfig */
 };
 
+/* podman-hpc's podman_hpc.env.NAME annotations (the user's values), then the
+ * container's environment, then the hook's own. */
 static const char *lookup(const char *name, void *data)
 {
 	struct hook *h = data;
-	const char *v = phpc_env_get(h->cfg.env, name);
+	char key[256];
+	snprintf(key, sizeof(key), "podman_hpc.env.%s", name);
+	const char *v = phpc_env_get(h->cfg.annotations, key);
+	if (!v)
+		v = phpc_env_get(h->cfg.env, name);
 	return v ? v : getenv(name);
 }
 
@@ -107,7 +122,8 @@ static int apply_rule(struct hook *h, const struct phpc_module *m, const char *t
 	for (size_t i = 0; r == 0 && i < dsts.n; i++) {
 		logmsg("  %s %s -> %s%s", bind ? "bind" : "copy", matches.v[i], dsts.v[i],
 		       bind && rule.ro ? " (read-only)" : "");
-		r = bind ? phpc_root_bind(h->rootfd, matches.v[i], dsts.v[i], rule.ro, err)
+		r = bind ? phpc_root_bind(h->rootfd, &h->cache, matches.v[i], dsts.v[i], rule.ro,
+		                          err)
 		         : phpc_root_copy(h->rootfd, matches.v[i], dsts.v[i], err);
 		h->applied = h->applied || r == 0;
 	}
@@ -124,11 +140,6 @@ static int apply_module(struct hook *h, const struct phpc_module *m, struct phpc
 	int r = 0;
 	for (char **c = m->copy; r == 0 && c && *c; c++)
 		r = apply_rule(h, m, *c, false, err);
-	if (phpc_strv_contains(h->bound, m->name)) {
-		if (m->bind && *m->bind)
-			logmsg("  binds already given to podman as volumes by podman-hpc");
-		return r;
-	}
 	for (char **b = m->bind; r == 0 && b && *b; b++)
 		r = apply_rule(h, m, *b, true, err);
 	return r;
@@ -223,11 +234,6 @@ static int run(struct hook *h, struct phpc_error **err)
 	r = phpc_modules_load(h->modules_dir, &h->mods, err);
 	if (r < 0)
 		return r;
-	struct phpc_strv bound = {0};
-	const char *b = phpc_env_get(h->cfg.annotations, "podman_hpc.bound_modules");
-	if (b)
-		phpc_strv_split(&bound, b, ',');
-	h->bound = phpc_strv_steal(&bound);
 
 	bool any = false;
 	for (size_t i = 0; i < h->mods.n; i++) {
@@ -253,14 +259,16 @@ static int run(struct hook *h, struct phpc_error **err)
 			r = apply_module(h, m, err);
 		}
 	}
-	if (r == 0 && (h->applied || phpc_strv_len(h->bound)))
+	if (r == 0 && h->applied)
 		run_ldconfig(h);
+	logmsg("done");
 	return r;
 }
 
 int main(void)
 {
-	struct hook h = {.rootfd = -1};
+	struct hook h = {.rootfd = -1, .cache = PHPC_ROOT_CACHE_INIT};
+	clock_gettime(CLOCK_MONOTONIC, &start_);
 	struct phpc_error *err = NULL;
 	int r = run(&h, &err);
 	if (r < 0) {
@@ -268,10 +276,10 @@ int main(void)
 		logmsg("error: %s", err ? err->msg : strerror(-r));
 	}
 	phpc_error_free(err);
+	phpc_root_cache_clear(&h.cache);
 	if (h.rootfd >= 0)
 		close(h.rootfd);
 	phpc_modules_clear(&h.mods);
-	phpc_strv_free(h.bound);
 	free(h.modules_dir);
 	phpc_oci_config_clear(&h.cfg);
 	phpc_oci_state_clear(&h.state);

@@ -207,7 +207,7 @@ void phpc_cli_clear(struct phpc_cli *cli)
 	phpc_strv_clear(&cli->cmd);
 	phpc_strv_clear(&cli->args);
 	phpc_strv_clear(&cli->module_volumes);
-	free(cli->bound_modules);
+	phpc_strv_clear(&cli->hook_env);
 	free(cli->squash_dir);
 	free(cli->additional_stores);
 	free(cli->enabled);
@@ -304,10 +304,12 @@ char **phpc_podman_argv(const struct phpc_config *cfg, const struct phpc_cli *cl
 	if (mods && cli->enabled && cli->kind != PHPC_KIND_BUILD)
 		phpc_modules_args(mods, cli->enabled, &out);
 	phpc_strv_extend(&out, cli->module_volumes.v);
-	if (cli->bound_modules && cli->hook_installed && cli->kind == PHPC_KIND_RUN) {
-		/* tells the hook not to bind these modules' rules a second time */
+	/* The user's values of the variables in module rules ($HOME:$HOME means
+	 * the user's home, not the container's HOME=/root); the hook reads them
+	 * before the container's environment. */
+	for (size_t i = 0; cli->hook_installed && i < cli->hook_env.n; i++) {
 		phpc_strv_add(&out, "--annotation");
-		phpc_strv_addf(&out, "podman_hpc.bound_modules=%s", cli->bound_modules);
+		phpc_strv_addf(&out, "podman_hpc.env.%s", cli->hook_env.v[i]);
 	}
 	if (pmi_fd && (cli->kind == PHPC_KIND_RUN || cli->kind == PHPC_KIND_EXEC))
 		add_pair(&out, "--preserve-fds", "1");

@@ -33,8 +33,9 @@ struct phpc_cli {
 	int image_idx;                   /* run/create: index of the image in args, -1 if none */
 	bool *enabled;                   /* per module, after phpc_cli_parse_modules */
 	struct phpc_strv module_volumes; /* --volume arguments of the modules' bind rules */
-	char *bound_modules; /* modules whose binds are in module_volumes, comma separated */
-	bool hook_installed; /* the hooks dir has our hook: add its annotation */
+
+	bool hook_installed;       /* the hooks dir has our hook: add its annotation */
+	struct phpc_strv hook_env; /* NAME=VALUE the hook expands module rules with */
 };
 
 /* Splits argv into global flags, command path and the rest. */

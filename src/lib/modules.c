@@ -308,6 +308,19 @@ void phpc_modules_args(const struct phpc_modules *mods, const bool *enabled, str
 	}
 }
 
+void phpc_modules_rule_vars(const struct phpc_modules *mods, const bool *enabled,
+                            struct phpc_strv *names)
+{
+	for (size_t i = 0; i < mods->n; i++) {
+		if (!enabled[i])
+			continue;
+		for (char **r = mods->m[i].copy; r && *r; r++)
+			phpc_rule_var_names(*r, names);
+		for (char **r = mods->m[i].bind; r && *r; r++)
+			phpc_rule_var_names(*r, names);
+	}
+}
+
 bool phpc_modules_want_shared_run(const struct phpc_modules *mods, const bool *enabled)
 {
 	for (size_t i = 0; i < mods->n; i++)
@@ -352,18 +365,12 @@ static int bind_rule_volumes(const struct phpc_module *m, const char *rule_text,
 
 int phpc_modules_bind_volumes(const struct phpc_modules *mods, const bool *enabled, bool copies_too,
                               const char *modules_dir, phpc_env_lookup_fn lookup, void *data,
-                              struct phpc_strv *argv, char **bound, struct phpc_strv *notes,
+                              struct phpc_strv *argv, struct phpc_strv *notes,
                               struct phpc_error **err)
 {
-	*bound = NULL;
 	for (size_t i = 0; i < mods->n; i++) {
-		if (!enabled[i] || ((!mods->m[i].bind || !mods->m[i].bind[0]) &&
-		                    (!copies_too || !mods->m[i].copy || !mods->m[i].copy[0])))
+		if (!enabled[i])
 			continue;
-		char *names = *bound ? phpc_xasprintf("%s,%s", *bound, mods->m[i].name)
-		                     : phpc_xstrdup(mods->m[i].name);
-		free(*bound);
-		*bound = names;
 		for (char **b = mods->m[i].bind; b && *b; b++) {
 			int r = bind_rule_volumes(&mods->m[i], *b, false, modules_dir, lookup, data,
 			                          argv, notes, err);

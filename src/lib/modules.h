@@ -56,14 +56,16 @@ void phpc_modules_args(const struct phpc_modules *mods, const bool *enabled,
 
 /* Turns the bind rules of the enabled modules into podman "--volume SRC:DST"
  * arguments (globs expanded on this host, where podman runs). Sources that
- * match nothing and rules that cannot apply are skipped with a note. *bound
- * gets the names (comma separated) of the modules whose binds were handled,
- * or NULL. With copies_too, copy rules become read-only volumes as well (for
- * build, where no hook runs). */
+ * match nothing and rules that cannot apply are skipped with a note.  With copies_too, copy rules
+ * become read-only volumes as well (for build, where no hook runs). */
 int phpc_modules_bind_volumes(const struct phpc_modules *mods, const bool *enabled, bool copies_too,
                               const char *modules_dir, phpc_env_lookup_fn lookup, void *data,
-                              struct phpc_strv *argv, char **bound, struct phpc_strv *notes,
+                              struct phpc_strv *argv, struct phpc_strv *notes,
                               struct phpc_error **err);
+
+/* The variables the copy and bind rules of the enabled modules refer to. */
+void phpc_modules_rule_vars(const struct phpc_modules *mods, const bool *enabled,
+                            struct phpc_strv *names);
 
 /* Whether any enabled module asks for shared-run. */
 bool phpc_modules_want_shared_run(const struct phpc_modules *mods, const bool *enabled);

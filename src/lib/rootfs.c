@@ -244,18 +244,130 @@ int phpc_root_copy(int rootfd, const char *src, const char *path, struct phpc_er
 	return 0;
 }
 
-int phpc_root_bind(int rootfd, const char *src, const char *path, bool ro, struct phpc_error **err)
+void phpc_root_cache_clear(struct phpc_root_cache *c)
+{
+	free(c->dir);
+	if (c->fd >= 0)
+		close(c->fd);
+	*c = (struct phpc_root_cache)PHPC_ROOT_CACHE_INIT;
+}
+
+/* Mounts a fresh tmpfs on the directory dfd; returns a writable fd of its root. */
+static int tmpfs_on(int dfd, struct phpc_error **err)
+{
+	_cleanup_close_ int fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0)
+		return phpc_error_errno(err, errno, "cannot create a tmpfs");
+	if (fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+	    fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return phpc_error_errno(err, errno, "cannot create a tmpfs");
+	_cleanup_close_ int mnt =
+	    fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID);
+	if (mnt < 0)
+		return phpc_error_errno(err, errno, "cannot create a tmpfs");
+	if (move_mount(mnt, "", dfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return phpc_error_errno(err, errno, "cannot mount a tmpfs");
+	int fd = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return phpc_error_errno(err, errno, "cannot open a tmpfs");
+	return fd;
+}
+
+/* Creates the directory norm, which does not exist in the image: its first
+ * missing component is made on the image and gets a private tmpfs, the rest
+ * is made in that tmpfs. Mount points in a directory the image did not have
+ * then cost no write to the container's (often FUSE) file system, and
+ * nothing injected ends up in the container's layer. */
+static int new_dir_on_tmpfs(int rootfd, char *norm, struct phpc_error **err)
+{
+	size_t len = strlen(norm);
+	size_t i = 1;
+	for (; i <= len; i++) {
+		if (norm[i] != '/' && norm[i] != '\0')
+			continue;
+		char c = norm[i];
+		norm[i] = '\0';
+		int fd = phpc_root_openat(rootfd, norm, O_PATH | O_DIRECTORY, 0);
+		norm[i] = c;
+		if (fd == -ENOENT)
+			break;
+		if (fd < 0)
+			return phpc_error_errno(err, -fd, "cannot use %s as a directory", norm);
+		close(fd);
+	}
+	/* norm[..i) is the first missing directory */
+	char c = norm[i];
+	norm[i] = '\0';
+	_cleanup_close_ int first = phpc_root_mkdirs(rootfd, norm, err);
+	norm[i] = c;
+	if (first < 0)
+		return first;
+	int cur = tmpfs_on(first, err);
+	while (cur >= 0 && norm[i]) {
+		char *comp = norm + i + 1;
+		char *e = strchrnul(comp, '/');
+		c = *e;
+		*e = '\0';
+		int next = -1;
+		if (mkdirat(cur, comp, 0755) == 0 || errno == EEXIST)
+			next = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0)
+			phpc_error_errno(err, errno, "cannot create directory %s", norm);
+		*e = c;
+		close(cur);
+		cur = next;
+		i = (size_t)(e - norm);
+	}
+	return cur;
+}
+
+/* A writable fd of the parent directory of path inside root, from the cache
+ * when it is the same directory; *base gets the last component. */
+static int parent_dir(int rootfd, struct phpc_root_cache *cache, const char *path, char **base,
+                      struct phpc_error **err)
+{
+	_cleanup_free_ char *norm = phpc_path_normalize(path);
+	char *slash = strrchr(norm, '/');
+	if (streq(norm, "/"))
+		return phpc_error_set(err, EINVAL, "cannot mount over the container's root");
+	*base = phpc_xstrdup(slash + 1);
+	*slash = '\0';
+	const char *dir = *norm ? norm : "/";
+	if (cache && cache->dir && streq(cache->dir, dir))
+		return fcntl(cache->fd, F_DUPFD_CLOEXEC, 0);
+	int wdir;
+	int pfd = phpc_root_openat(rootfd, dir, O_PATH | O_DIRECTORY, 0);
+	if (pfd >= 0) {
+		wdir = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		close(pfd);
+		if (wdir < 0)
+			return phpc_error_errno(err, errno, "cannot open the directory of %s",
+			                        path);
+	} else if (pfd == -ENOENT) {
+		wdir = new_dir_on_tmpfs(rootfd, norm, err);
+		if (wdir < 0)
+			return wdir;
+	} else {
+		return phpc_error_errno(err, -pfd, "cannot use %s as a directory", dir);
+	}
+	if (cache) {
+		phpc_root_cache_clear(cache);
+		cache->dir = phpc_xstrdup(dir);
+		cache->fd = fcntl(wdir, F_DUPFD_CLOEXEC, 0);
+	}
+	return wdir;
+}
+
+int phpc_root_bind(int rootfd, struct phpc_root_cache *cache, const char *src, const char *path,
+                   bool ro, struct phpc_error **err)
 {
 	struct stat st;
 	if (stat(src, &st) < 0)
 		return phpc_error_errno(err, errno, "cannot bind %s", src);
 	_cleanup_free_ char *base = NULL;
-	_cleanup_close_ int dirfd = open_parent(rootfd, path, &base, err);
-	if (dirfd < 0)
-		return dirfd;
-	_cleanup_close_ int wdir = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int wdir = parent_dir(rootfd, cache, path, &base, err);
 	if (wdir < 0)
-		return phpc_error_errno(err, errno, "cannot open the directory of %s", path);
+		return wdir;
 	if (S_ISDIR(st.st_mode)) {
 		if (mkdirat(wdir, base, 0755) < 0 && errno != EEXIST)
 			return phpc_error_errno(err, errno, "cannot create the mount point %s",
@@ -269,9 +381,19 @@ int phpc_root_bind(int rootfd, const char *src, const char *path, bool ro, struc
 			return phpc_error_errno(err, errno, "cannot create the mount point %s",
 			                        path);
 	}
-	_cleanup_close_ int target = phpc_root_openat(rootfd, path, O_PATH, 0);
+	/* The entry itself, unless the image put a symlink there: that one is
+	 * followed, inside the root. */
+	_cleanup_close_ int target = openat(wdir, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	if (target < 0)
-		return phpc_error_errno(err, -target, "cannot open the mount point %s", path);
+		return phpc_error_errno(err, errno, "cannot open the mount point %s", path);
+	struct stat ts;
+	if (fstat(target, &ts) == 0 && S_ISLNK(ts.st_mode)) {
+		close(target);
+		target = phpc_root_openat(rootfd, path, O_PATH, 0);
+		if (target < 0)
+			return phpc_error_errno(err, -target, "cannot open the mount point %s",
+			                        path);
+	}
 	/* A detached copy of the host tree, moved onto the target fd: no path
 	 * is resolved again between the check and the mount. */
 	_cleanup_close_ int tree =

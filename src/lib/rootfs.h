@@ -22,10 +22,23 @@ int phpc_root_mkdirs(int rootfd, const char *path, struct phpc_error **err);
  * a copy must never write into host directories. */
 int phpc_root_copy(int rootfd, const char *src, const char *path, struct phpc_error **err);
 
+/* The last directory a bind went into: a module usually binds many files
+ * into one directory, and every path walk in the root costs (through FUSE). */
+struct phpc_root_cache {
+	char *dir;
+	int fd;
+};
+#define PHPC_ROOT_CACHE_INIT \
+	{                    \
+		NULL, -1     \
+	}
+void phpc_root_cache_clear(struct phpc_root_cache *c);
+
 /* Bind-mounts a host path (recursively; read-only when ro) onto path inside
  * root, creating the target (a directory or an empty file) first. Must run in
- * the container's mount namespace. */
-int phpc_root_bind(int rootfd, const char *src, const char *path, bool ro, struct phpc_error **err);
+ * the container's mount namespace. cache may be NULL. */
+int phpc_root_bind(int rootfd, struct phpc_root_cache *cache, const char *src, const char *path,
+                   bool ro, struct phpc_error **err);
 
 /* Opens path inside root (following symlinks inside the root). */
 int phpc_root_openat(int rootfd, const char *path, int flags, mode_t mode);

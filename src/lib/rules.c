@@ -88,6 +88,19 @@ char *phpc_path_normalize(const char *path)
 	return out;
 }
 
+static const char *record_name(const char *name, void *data)
+{
+	struct phpc_strv *names = data;
+	if (!phpc_strv_contains(names->v, name))
+		phpc_strv_add(names, name);
+	return NULL;
+}
+
+void phpc_rule_var_names(const char *text, struct phpc_strv *names)
+{
+	free(expand(text, record_name, names));
+}
+
 int phpc_rule_parse(const char *text, const char *modules_dir, phpc_env_lookup_fn lookup,
                     void *data, struct phpc_rule *out, struct phpc_error **err)
 {

@@ -34,6 +34,10 @@ void phpc_rule_clear(struct phpc_rule *r);
 int phpc_rule_destinations(const struct phpc_rule *r, char *const *matches, struct phpc_strv *dsts,
                            char **why);
 
+/* Appends the names of the variables a rule refers to ($VAR, ${VAR}, and
+ * HOME for a leading ~), each once. */
+void phpc_rule_var_names(const char *text, struct phpc_strv *names);
+
 /* Lexically normalises an absolute path: no "//", ".", or "..". */
 char *phpc_path_normalize(const char *path);
 

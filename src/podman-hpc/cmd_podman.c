@@ -56,8 +56,31 @@ static const char *container_env(const char *name, void *data)
 	return phpc_cli_container_env(&ctx->cli, ctx->envp, name);
 }
 
+/* Modules the user enabled by their variable (-e ENABLE_GPU=1) are applied
+ * by the hook as well: their rules' variables are needed too. */
+static void hook_env(struct phpc_ctx *ctx)
+{
+	struct phpc_strv names = {0};
+	_cleanup_free_ bool *on = phpc_xcalloc(ctx->mods.n ? ctx->mods.n : 1, sizeof(bool));
+	for (size_t i = 0; i < ctx->mods.n; i++) {
+		const char *e = ctx->mods.m[i].env;
+		on[i] = ctx->cli.enabled[i] ||
+		        (e && phpc_str_is_truthy(phpc_cli_container_env(&ctx->cli, NULL, e)));
+	}
+	phpc_modules_rule_vars(&ctx->mods, on, &names);
+	for (size_t i = 0; i < names.n; i++) {
+		const char *v = phpc_cli_container_env(&ctx->cli, ctx->envp, names.v[i]);
+		if (v)
+			phpc_strv_addf(&ctx->cli.hook_env, "%s=%s", names.v[i], v);
+	}
+	phpc_strv_clear(&names);
+}
+
 static int apply_modules(struct phpc_ctx *ctx, struct phpc_error **err)
 {
+	if (ctx->cfg->v[PHPC_K_USE_DEFAULT_ARGS].b)
+		ctx->cli.hook_installed =
+		    phpc_hooks_dir_has_hook(phpc_cfg_str(ctx->cfg, PHPC_K_HOOKS_DIR));
 	int r = phpc_ctx_load_modules(ctx, err);
 	if (r == 0)
 		r = phpc_cli_parse_modules(&ctx->cli, &ctx->mods, err);
@@ -65,29 +88,32 @@ static int apply_modules(struct phpc_ctx *ctx, struct phpc_error **err)
 		return r;
 	struct phpc_strv notes = {0};
 	r = phpc_modules_resolve(&ctx->mods, ctx->cli.enabled, &notes, err);
-	if (r == 0)
-		/* no hook runs in build steps: copies are read-only mounts there */
-		r = phpc_modules_bind_volumes(
-		    &ctx->mods, ctx->cli.enabled, ctx->cli.kind == PHPC_KIND_BUILD,
-		    phpc_cfg_str(ctx->cfg, PHPC_K_MODULES_DIR), container_env, ctx,
-		    &ctx->cli.module_volumes, &ctx->cli.bound_modules, &notes, err);
+	/* The hook binds faster than podman handles --volume (measured:
+	 * bench/module-startup), and keeps NERSC's behaviour of keying modules
+	 * on their variable; without the hook, and on build (buildah runs no
+	 * hooks), podman mounts them. Copies become read-only mounts on build. */
+	bool is_build = ctx->cli.kind == PHPC_KIND_BUILD;
+	if (r == 0 && !is_build && ctx->cli.hook_installed)
+		hook_env(ctx);
+	if (r == 0 && (is_build || !ctx->cli.hook_installed))
+		r = phpc_modules_bind_volumes(&ctx->mods, ctx->cli.enabled, is_build,
+		                              phpc_cfg_str(ctx->cfg, PHPC_K_MODULES_DIR),
+		                              container_env, ctx, &ctx->cli.module_volumes, &notes,
+		                              err);
 	for (size_t i = 0; i < notes.n; i++)
 		phpc_warn("%s", notes.v[i]);
 	phpc_strv_clear(&notes);
 	return r;
 }
 
-/* Whether podman will run our hook; if not, tell the user once (a marker in
- * config_home), not on every task of every job. */
-static void check_hook(struct phpc_ctx *ctx)
+/* Without our hook, tell the user once (a marker in config_home), not on
+ * every task of every job. */
+static void warn_missing_hook(struct phpc_ctx *ctx)
 {
 	const struct phpc_config *cfg = ctx->cfg;
-	if (!cfg->v[PHPC_K_USE_DEFAULT_ARGS].b)
+	if (!cfg->v[PHPC_K_USE_DEFAULT_ARGS].b || ctx->cli.hook_installed)
 		return;
 	const char *dir = phpc_cfg_str(cfg, PHPC_K_HOOKS_DIR);
-	ctx->cli.hook_installed = phpc_hooks_dir_has_hook(dir);
-	if (ctx->cli.hook_installed)
-		return;
 	_cleanup_free_ char *marker =
 	    phpc_xasprintf("%s/.hook-missing-warned", phpc_cfg_str(cfg, PHPC_K_CONFIG_HOME));
 	int fd = open(marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -120,7 +146,7 @@ int cmd_podman(struct phpc_ctx *ctx, struct phpc_error **err)
 	if (r < 0)
 		return r;
 	if (phpc_cli_takes_modules(&ctx->cli))
-		check_hook(ctx);
+		warn_missing_hook(ctx);
 	bool pmi = false;
 	r = setup_pmi_fd(ctx, &pmi, err);
 	if (r < 0)

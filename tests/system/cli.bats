@@ -305,7 +305,25 @@ env: O'
 	[[ "$output" != *"hook is not installed"* ]]
 }
 
-@test "with the hook: the annotation, and the modules whose binds podman got" {
+@test "with the hook, it binds, with the user's values of the rules' variables" {
+	add_module home <<<'name: home
+cli_arg: home
+env: MOUNT_HOME
+bind:
+  - $HOME:$HOME
+  - ${SCRATCH}/x:/x'
+	HOME=$BATS_TEST_TMPDIR SCRATCH=/s run "$PHPC" run --home -e SCRATCH=/mine img true
+	[ "$status" -eq 0 ]
+	argv=$(fake_argv 1)
+	grep -qx 'podman_hpc.hook_tool=true' <<<"$argv"
+	grep -qx "podman_hpc.env.HOME=$BATS_TEST_TMPDIR" <<<"$argv"
+	grep -qx 'podman_hpc.env.SCRATCH=/mine' <<<"$argv" # the user's -e first
+	! grep -qx -- '--volume' <<<"$argv"
+}
+
+@test "without the hook, podman mounts the modules' binds" {
+	export PODMANHPC_HOOKS_DIR=$BATS_TEST_TMPDIR/empty-hooks.d
+	mkdir -p "$PODMANHPC_HOOKS_DIR"
 	add_module home <<<'name: home
 cli_arg: home
 env: MOUNT_HOME
@@ -314,9 +332,8 @@ bind:
 	HOME=$BATS_TEST_TMPDIR run "$PHPC" run --home img true
 	[ "$status" -eq 0 ]
 	argv=$(fake_argv 1)
-	grep -qx 'podman_hpc.hook_tool=true' <<<"$argv"
-	grep -qx 'podman_hpc.bound_modules=home' <<<"$argv"
 	grep -qx "$BATS_TEST_TMPDIR:$BATS_TEST_TMPDIR" <<<"$argv"
+	! grep -q 'podman_hpc.env' <<<"$argv"
 }
 
 @test "configure-hooks writes the entry, keeps it, and replaces it only with --force" {

@@ -26,6 +26,7 @@ setup() {
 }
 
 @test "--gpu: ldconfig lists the libraries, dlopen works, the device and tool are there" {
+	# (the directory the image lacked is a private tmpfs: nothing lands in its layer)
 	run "$PHPC" run --rm --gpu "$GIMG" sh -c \
 		'ldconfig -p; dlcall libcuda.so.1 cuDriverGetVersion; test -c /dev/nvidia0 && echo dev-ok; nvidia-smi'
 	[ "$status" -eq 0 ]
@@ -70,8 +71,8 @@ setup() {
 	log=$BATS_TEST_TMPDIR/hook.log
 	run "$PHPC" run --rm --gpu -e LOG_PLUGIN="$log" "$GIMG" true
 	[ "$status" -eq 0 ]
-	grep -q '^podman-hpc-hook ' "$log"
-	grep -q '^module gpu: ENABLE_GPU=1: enabled' "$log"
+	grep -q '\] podman-hpc-hook ' "$log"
+	grep -q '\] module gpu: ENABLE_GPU=1: enabled' "$log"
 	grep -q "copy $FAKE_GPU/01-gpu.conf -> /etc/ld.so.conf.d/02-gpu.conf" "$log"
 	grep -q 'ldconfig: done' "$log"
 }
@@ -115,6 +116,17 @@ setup() {
 	PODMANHPC_MODULES_DIR=$mods run "$PHPC" run --rm --final localhost/phpc-evil cat /etc/evil.conf
 	[ "$status" -eq 0 ]
 	[ "$output" = "evil" ] # the symlink was replaced inside the container
+	cat >"$mods/bind.yaml" <<-Y
+	name: bind
+	cli_arg: evilbind
+	env: ENABLE_EVILBIND
+	bind:
+	  - /dev/null:/etc/ld.so.conf.d/mountpoint
+	  - /dev/null:/etc/dots/mountpoint2
+	Y
+	PODMANHPC_MODULES_DIR=$mods run "$PHPC" run --rm --evilbind localhost/phpc-evil true
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"podman-hpc-hook"*"symlink"* ]]
 	[ "$(ls -A "$victim")" = "keep.conf" ]
 	[ "$(cat "$victim/keep.conf")" = "host data" ]
 	"$PHPC" rmi localhost/phpc-evil >/dev/null

@@ -117,6 +117,18 @@ static void test_normalize(void **state)
 	}
 }
 
+static void test_var_names(void **state)
+{
+	(void)state;
+	struct phpc_strv n = {0};
+	phpc_rule_var_names("$HOME:${SCRATCH}/x", &n);
+	phpc_rule_var_names("~/a:$HOME/b", &n);
+	phpc_rule_var_names("/plain:/path", &n);
+	const char *want[] = {"HOME", "SCRATCH", NULL};
+	assert_argv_equal(n.v, want);
+	phpc_strv_clear(&n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {

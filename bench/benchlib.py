@@ -1,0 +1,22 @@
+"""Shared benchmark helpers: wall-clock timing of whole commands, alternating
+between two commands so that drift on a noisy machine hits both alike."""
+import statistics
+import subprocess
+import time
+
+
+def timed(argv, env):
+    t = time.perf_counter()
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def alternate(a, env_a, b, env_b, runs):
+    """Medians (seconds) of a and b over runs each, after one warm-up each."""
+    timed(a, env_a)
+    timed(b, env_b)
+    ta, tb = [], []
+    for _ in range(runs):
+        ta.append(timed(a, env_a))
+        tb.append(timed(b, env_b))
+    return statistics.median(ta), statistics.median(tb)
