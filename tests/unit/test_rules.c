@@ -132,10 +132,9 @@ static void test_var_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_expansion),
-	    cmocka_unit_test(test_forms),
-	    cmocka_unit_test(test_skips),
-	    cmocka_unit_test(test_normalize),
+	    cmocka_unit_test(test_expansion), cmocka_unit_test(test_forms),
+	    cmocka_unit_test(test_skips),     cmocka_unit_test(test_normalize),
+	    cmocka_unit_test(test_var_names),
 	};
 	return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
 }
