@@ -32,6 +32,8 @@ static const struct key_def keys[PHPC_K__COUNT] = {
     [PHPC_K_WAIT_TIMEOUT] = {"wait_timeout", PHPC_T_NUM, false},
     [PHPC_K_WAIT_POLL_INTERVAL] = {"wait_poll_interval", PHPC_T_NUM, false},
     [PHPC_K_USE_DEFAULT_ARGS] = {"use_default_args", PHPC_T_BOOL, false},
+    /* ours: NERSC's compression was fixed */
+    [PHPC_K_SQUASH_COMPRESSION] = {"squash_compression", PHPC_T_STR, false},
 };
 
 /* NERSC accepts this key but never uses it; we accept it too so that a site's
@@ -290,6 +292,7 @@ static void set_defaults(const struct phpc_config_input *in, struct phpc_config 
 	v[PHPC_K_WAIT_TIMEOUT].num = 10;
 	v[PHPC_K_WAIT_POLL_INTERVAL].num = 0.2;
 	v[PHPC_K_USE_DEFAULT_ARGS].b = true;
+	v[PHPC_K_SQUASH_COMPRESSION].str = phpc_xstrdup("lz4");
 	for (int k = 0; k < PHPC_K__COUNT; k++)
 		v[k].source = phpc_xstrdup("default");
 }

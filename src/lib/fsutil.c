@@ -1,6 +1,7 @@
 #include "fsutil.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -166,4 +167,89 @@ char *phpc_find_executable(const char *name, const char *path_env)
 		p = *e ? e + 1 : e;
 	}
 	return NULL;
+}
+
+int phpc_copy_data(int in, int out)
+{
+	for (;;) {
+		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+		if (n == 0)
+			return 0;
+		if (n > 0)
+			continue;
+		if (errno == EINTR)
+			continue;
+		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+			return -errno;
+		break;
+	}
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(in, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return 0;
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(out, buf + off, (size_t)(n - off));
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0)
+				return -errno;
+			off += w;
+		}
+	}
+}
+
+int phpc_copy_file_at(int srcdir, const char *src, int dstdir, const char *dst, mode_t mode,
+                      struct phpc_error **err)
+{
+	_cleanup_close_ int in = openat(srcdir, src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (in < 0)
+		return phpc_error_errno(err, errno, "cannot open %s", src);
+	_cleanup_free_ char *tmp = phpc_xasprintf(".%s.tmp.%ld", dst, (long)getpid());
+	unlinkat(dstdir, tmp, 0);
+	int out = openat(dstdir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	if (out < 0)
+		return phpc_error_errno(err, errno, "cannot create %s", tmp);
+	int r = phpc_copy_data(in, out);
+	if (r == 0 && fsync(out) < 0)
+		r = -errno;
+	if (close(out) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && renameat(dstdir, tmp, dstdir, dst) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlinkat(dstdir, tmp, 0);
+		return phpc_error_errno(err, -r, "cannot copy %s", src);
+	}
+	return 0;
+}
+
+int phpc_rm_rf_at(int parent, const char *name)
+{
+	struct stat st;
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(parent, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (de = readdir(d)))
+		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+			r = phpc_rm_rf_at(dirfd(d), de->d_name);
+	closedir(d);
+	if (r == 0 && unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		r = -errno;
+	return r;
 }

@@ -2,12 +2,13 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
-int phpc_spawn_capture(char *const *argv, char *const *envp, char **out, size_t *out_len,
-                       int *status, struct phpc_error **err)
+static int capture(char *const *argv, char *const *envp, bool quiet, char **out, size_t *out_len,
+                   int *status, struct phpc_error **err)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -15,6 +16,8 @@ int phpc_spawn_capture(char *const *argv, char *const *envp, char **out, size_t 
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+	if (quiet)
+		posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
 	pid_t pid;
 	int r = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
@@ -62,4 +65,28 @@ int phpc_exit_code(int status)
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return 125;
+}
+
+int phpc_spawn_capture(char *const *argv, char *const *envp, char **out, size_t *out_len,
+                       int *status, struct phpc_error **err)
+{
+	return capture(argv, envp, false, out, out_len, status, err);
+}
+
+int phpc_spawn_capture_quiet(char *const *argv, char *const *envp, char **out, int *status,
+                             struct phpc_error **err)
+{
+	return capture(argv, envp, true, out, NULL, status, err);
+}
+
+int phpc_spawn_wait(char *const *argv, char *const *envp, int *status, struct phpc_error **err)
+{
+	pid_t pid;
+	int r = posix_spawn(&pid, argv[0], NULL, NULL, argv, envp);
+	if (r != 0)
+		return phpc_error_errno(err, r, "cannot run %s", argv[0]);
+	while (waitpid(pid, status, 0) < 0)
+		if (errno != EINTR)
+			return phpc_error_errno(err, errno, "waiting for %s", argv[0]);
+	return 0;
 }

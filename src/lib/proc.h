@@ -10,6 +10,12 @@
  * Returns 0 and the wait status in *status, or an error if it could not run. */
 int phpc_spawn_capture(char *const *argv, char *const *envp, char **out, size_t *out_len,
                        int *status, struct phpc_error **err);
+/* The same with stderr sent to /dev/null. */
+int phpc_spawn_capture_quiet(char *const *argv, char *const *envp, char **out, int *status,
+                             struct phpc_error **err);
+
+/* Runs argv[0] (a path) with envp, inheriting stdio, and waits for it. */
+int phpc_spawn_wait(char *const *argv, char *const *envp, int *status, struct phpc_error **err);
 
 /* Replaces this process with argv[0] (a path). Returns only on failure. */
 int phpc_exec(char *const *argv, char *const *envp, struct phpc_error **err);

@@ -1,4 +1,5 @@
 #include "rootfs.h"
+#include "fsutil.h"
 #include "rules.h"
 #include "util.h"
 
@@ -91,40 +92,6 @@ static int mount_id(int fd, uint64_t *id)
 	return 0;
 }
 
-static int copy_data(int in, int out)
-{
-	for (;;) {
-		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
-		if (n == 0)
-			return 0;
-		if (n > 0)
-			continue;
-		if (errno == EINTR)
-			continue;
-		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
-			return -errno;
-		break;
-	}
-	char buf[65536];
-	for (;;) {
-		ssize_t n = read(in, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return 0;
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(out, buf + off, (size_t)(n - off));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				return -errno;
-			off += w;
-		}
-	}
-}
-
 /* Creates name in dirfd as a copy of the host file at srcfd/srcname (no
  * symlink is followed on either side). Returns 0 or a negative errno. */
 static int copy_one(int srcdir, const char *srcname, int dirfd, const char *name);
@@ -141,7 +108,7 @@ static int copy_file(int srcfd, const struct stat *st, int dirfd, const char *na
 	}
 	if (out < 0)
 		return -errno;
-	int r = copy_data(srcfd, out);
+	int r = phpc_copy_data(srcfd, out);
 	/* no set-id bits: the hook may run as root */
 	if (r == 0 && fchmod(out, st->st_mode & 0777) < 0)
 		r = -errno;

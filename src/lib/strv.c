@@ -95,3 +95,22 @@ char **phpc_strv_steal(struct phpc_strv *s)
 	s->n = s->cap = 0;
 	return v;
 }
+
+char *phpc_strv_join(char *const *v, const char *sep)
+{
+	size_t sl = strlen(sep), len = 1;
+	for (char *const *p = v; p && *p; p++)
+		len += strlen(*p) + sl;
+	char *out = phpc_xmalloc(len), *w = out;
+	for (char *const *p = v; p && *p; p++) {
+		if (p != v) {
+			memcpy(w, sep, sl);
+			w += sl;
+		}
+		size_t n = strlen(*p);
+		memcpy(w, *p, n);
+		w += n;
+	}
+	*w = '\0';
+	return out;
+}

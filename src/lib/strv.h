@@ -21,6 +21,8 @@ void phpc_strv_clear(struct phpc_strv *s);
 bool phpc_strv_contains(char *const *v, const char *str);
 /* Splits on sep; empty input gives an empty vector; items are not trimmed. */
 void phpc_strv_split(struct phpc_strv *s, const char *str, char sep);
+/* The strings of v joined by sep, newly allocated ("" for an empty vector). */
+char *phpc_strv_join(char *const *v, const char *sep);
 /* Deep copy of a NULL-terminated vector into a fresh one. */
 char **phpc_strv_dup(char *const *v);
 void phpc_strv_free(char **v);

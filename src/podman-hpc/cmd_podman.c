@@ -35,7 +35,7 @@ static int setup_pmi_fd(struct phpc_ctx *ctx, bool *pmi, struct phpc_error **err
 }
 
 /* Files podman reads must be current before it starts. */
-static int prepare_storage(struct phpc_ctx *ctx, struct phpc_error **err)
+int phpc_ctx_prepare_storage(struct phpc_ctx *ctx, struct phpc_error **err)
 {
 	const struct phpc_config *cfg = ctx->cfg;
 	if (!cfg->v[PHPC_K_USE_DEFAULT_ARGS].b)
@@ -44,8 +44,13 @@ static int prepare_storage(struct phpc_ctx *ctx, struct phpc_error **err)
 	if (r < 0)
 		return r;
 	enum phpc_cmd_kind k = ctx->cli.kind;
+	if (k != PHPC_KIND_RUN && k != PHPC_KIND_IMAGES)
+		return 0;
+	/* one stat per call: every task of a job does this on shared storage */
+	_cleanup_free_ char *index =
+	    phpc_xasprintf("%s/overlay-images/images.json", cfg->squash_dir);
 	struct stat st;
-	if ((k == PHPC_KIND_RUN || k == PHPC_KIND_IMAGES) && stat(cfg->squash_dir, &st) < 0)
+	if (stat(index, &st) < 0)
 		return phpc_store_init(cfg->squash_dir, err);
 	return 0;
 }
@@ -142,7 +147,7 @@ int cmd_podman(struct phpc_ctx *ctx, struct phpc_error **err)
 	r = phpc_ctx_podman_path(ctx, &podman, err);
 	if (r < 0)
 		return r;
-	r = prepare_storage(ctx, err);
+	r = phpc_ctx_prepare_storage(ctx, err);
 	if (r < 0)
 		return r;
 	if (phpc_cli_takes_modules(&ctx->cli))

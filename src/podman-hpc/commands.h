@@ -36,6 +36,9 @@ int phpc_ctx_load_config(struct phpc_ctx *ctx, struct phpc_error **err);
 int phpc_ctx_load_modules(struct phpc_ctx *ctx, struct phpc_error **err);
 /* The podman binary as an executable path. */
 int phpc_ctx_podman_path(struct phpc_ctx *ctx, char **out, struct phpc_error **err);
+/* Writes the generated storage.conf/containers.conf when they changed and
+ * initialises the squash store when the command reads it. Before any podman. */
+int phpc_ctx_prepare_storage(struct phpc_ctx *ctx, struct phpc_error **err);
 void phpc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int cmd_podman(struct phpc_ctx *ctx, struct phpc_error **err);
@@ -43,6 +46,9 @@ int cmd_infohpc(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_version(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_help(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_configure_hooks(struct phpc_ctx *ctx, struct phpc_error **err);
+int cmd_migrate(struct phpc_ctx *ctx, struct phpc_error **err);
+int cmd_rmsqi(struct phpc_ctx *ctx, struct phpc_error **err);
+int cmd_pull(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_not_yet(struct phpc_ctx *ctx, struct phpc_error **err);
 /* `podman-hpc run --help`: podman's help with the site's module flags added. */
 int phpc_print_sub_help(struct phpc_ctx *ctx, struct phpc_error **err);

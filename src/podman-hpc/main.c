@@ -14,8 +14,9 @@ const struct phpc_command phpc_commands[] = {
     {"help", cmd_help, "print this help"},
     {"configure-hooks", cmd_configure_hooks,
      "install the hooks.d entry of podman-hpc's OCI hook [--hooksd DIR] [--force]"},
-    {"migrate", cmd_not_yet, NULL},
-    {"rmsqi", cmd_not_yet, NULL},
+    {"migrate", cmd_migrate, "squash an image into the squash store [--compress ALG] IMAGE..."},
+    {"rmsqi", cmd_rmsqi, "remove a squashed image (or one of its names) IMAGE..."},
+    {"pull", cmd_pull, "pull an image, then migrate it"},
     {"shared-run", cmd_not_yet, NULL},
     {NULL, NULL, NULL},
 };

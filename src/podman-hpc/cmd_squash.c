@@ -1,0 +1,222 @@
+/* migrate, rmsqi and pull: squashed images in the squash store (squash_dir),
+ * which every node's podman reads as an additional read-only image store. */
+#include "commands.h"
+#include "fsutil.h"
+#include "proc.h"
+#include "squash.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <sys/wait.h>
+
+/* podman, the user's global flags and the common defaults (global flags of
+ * podman too), then the command words. */
+static char **podman_cmd(struct phpc_ctx *ctx, const char *podman, const char *const *words)
+{
+	struct phpc_strv a = {0};
+	phpc_strv_add(&a, podman);
+	phpc_strv_extend(&a, ctx->cli.globals.v);
+	phpc_default_args(ctx->cfg, &ctx->cli, PHPC_KIND_OTHER, &a);
+	phpc_strv_extend(&a, (char *const *)words);
+	return phpc_strv_steal(&a);
+}
+
+static char **podman_env(struct phpc_ctx *ctx)
+{
+	return phpc_podman_env(ctx->envp, phpc_cfg_str(ctx->cfg, PHPC_K_CONFIG_HOME), false);
+}
+
+/* The full ID of a local image, as podman resolves names (short names,
+ * aliases, ID prefixes). */
+static int resolve_id(struct phpc_ctx *ctx, const char *podman, const char *name, char **id,
+                      struct phpc_error **err)
+{
+	static const char *const words[] = {"image", "inspect", NULL};
+	struct phpc_strv a = {0};
+	_cleanup_strvp_ char **base = podman_cmd(ctx, podman, words);
+	phpc_strv_extend(&a, base);
+	phpc_strv_add(&a, "--format");
+	phpc_strv_add(&a, "{{.Id}}");
+	phpc_strv_add(&a, phpc_strip_transport(name));
+	_cleanup_strvp_ char **env = podman_env(ctx);
+	_cleanup_free_ char *out = NULL;
+	int status = 0;
+	int r = phpc_spawn_capture_quiet(a.v, env, &out, &status, err);
+	phpc_strv_clear(&a);
+	if (r < 0)
+		return r;
+	out[strcspn(out, "\n")] = '\0';
+	if (phpc_exit_code(status) != 0 || strlen(out) != 64)
+		return phpc_error_set(err, ENOENT,
+		                      "image \"%s\" not found in the local store %s; "
+		                      "'podman-hpc images' lists the images",
+		                      name, phpc_cfg_str(ctx->cfg, PHPC_K_GRAPH_ROOT));
+	*id = steal_pointer(&out);
+	return 0;
+}
+
+struct builder {
+	struct phpc_ctx *ctx;
+	const char *podman;
+	const char *compression;
+	char *mksquashfs; /* resolved path */
+};
+
+/* Runs mksquashfs inside `podman unshare`, so that a rootless store's files
+ * are read with the ids the container sees, using every core. */
+static int build_squash(void *data, const char *image_id, const char *layer_dir, const char *out,
+                        struct phpc_error **err)
+{
+	struct builder *b = data;
+	const char *mksq = b->mksquashfs;
+	/* root needs no user namespace (and podman refuses unshare for root) */
+	static const char *const unshare[] = {"unshare", NULL};
+	static const char *const none[] = {NULL};
+	_cleanup_strvp_ char **pod = podman_cmd(b->ctx, b->podman, none);
+	_cleanup_strvp_ char **pre = podman_cmd(b->ctx, b->podman, unshare);
+	struct phpc_strv a = {0};
+	if (geteuid() != 0)
+		phpc_strv_extend(&a, pre);
+	if (layer_dir) {
+		/* one layer: its directory is the image's file system */
+		const char *const m[] = {mksq,     layer_dir,      out,
+		                         "-comp",  b->compression, "-noappend",
+		                         "-quiet", "-no-progress", NULL};
+		phpc_strv_extend(&a, (char *const *)m);
+	} else {
+		/* several layers: read the image as podman mounts it */
+		static const char *const script =
+		    "id=$1 out=$2 mksq=$3 comp=$4; shift 4; "
+		    "m=$(\"$@\" image mount \"$id\") || exit 125; "
+		    "\"$mksq\" \"$m\" \"$out\" -comp \"$comp\" -noappend -quiet -no-progress; "
+		    "rc=$?; \"$@\" image umount \"$id\" >/dev/null; exit $rc";
+		const char *const m[] = {"/bin/sh", "-c", script,         "sh", image_id,
+		                         out,       mksq, b->compression, NULL};
+		phpc_strv_extend(&a, (char *const *)m);
+		phpc_strv_extend(&a, pod); /* "$@": podman and its flags */
+	}
+	_cleanup_strvp_ char **env = podman_env(b->ctx);
+	int status = 0;
+	int r = phpc_spawn_wait(a.v, env, &status, err);
+	phpc_strv_clear(&a);
+	if (r == 0 && phpc_exit_code(status) != 0)
+		r = phpc_error_set(err, EIO,
+		                   "mksquashfs failed (exit %d): is the squash store's file system "
+		                   "full or not writable?",
+		                   phpc_exit_code(status));
+	return r;
+}
+
+static int migrate_id(struct phpc_ctx *ctx, const char *podman, const char *id, const char *comp,
+                      struct phpc_error **err)
+{
+	const char *bin = phpc_cfg_str(ctx->cfg, PHPC_K_MKSQUASHFS_BIN);
+	struct builder b = {ctx, podman, comp,
+	                    phpc_find_executable(bin, phpc_env_get(ctx->envp, "PATH"))};
+	if (!b.mksquashfs)
+		return phpc_error_set(err, ENOENT,
+		                      "mksquashfs \"%s\" not found (mksquashfs_bin, set by %s; "
+		                      "install squashfs-tools)",
+		                      bin, ctx->cfg->v[PHPC_K_MKSQUASHFS_BIN].source);
+	struct phpc_migrate_req req = {
+	    .src_dir = phpc_cfg_str(ctx->cfg, PHPC_K_GRAPH_ROOT),
+	    .dst_dir = ctx->cfg->squash_dir,
+	    .image_id = id,
+	    .build = build_squash,
+	    .data = &b,
+	};
+	bool already = false;
+	int r = phpc_migrate(&req, &already, err);
+	free(b.mksquashfs);
+	if (r == 0)
+		printf("%s %.12s in %s\n", already ? "Updated the names of" : "Migrated", id,
+		       ctx->cfg->squash_dir);
+	return r;
+}
+
+int cmd_migrate(struct phpc_ctx *ctx, struct phpc_error **err)
+{
+	int r = phpc_ctx_load_config(ctx, err);
+	if (r < 0)
+		return r;
+	const char *comp = phpc_cfg_str(ctx->cfg, PHPC_K_SQUASH_COMPRESSION);
+	struct phpc_strv names = {0};
+	for (size_t i = 0; r == 0 && i < ctx->cli.args.n; i++) {
+		const char *a = ctx->cli.args.v[i];
+		if (streq(a, "--compress") && i + 1 < ctx->cli.args.n)
+			comp = ctx->cli.args.v[++i];
+		else if (str_has_prefix(a, "--compress="))
+			comp = a + 11;
+		else if (a[0] == '-')
+			r = phpc_error_set(
+			    err, EINVAL,
+			    "migrate: unknown option \"%s\" (usage: podman-hpc migrate "
+			    "[--compress lz4|zstd|gzip|xz|lzo] IMAGE...)",
+			    a);
+		else
+			phpc_strv_add(&names, a);
+	}
+	if (r == 0 && names.n == 0)
+		r = phpc_error_set(err, EINVAL, "migrate: which image? (podman-hpc migrate IMAGE)");
+	_cleanup_free_ char *podman = NULL;
+	if (r == 0)
+		r = phpc_ctx_podman_path(ctx, &podman, err);
+	if (r == 0)
+		r = phpc_ctx_prepare_storage(ctx, err);
+	for (size_t i = 0; r == 0 && i < names.n; i++) {
+		_cleanup_free_ char *id = NULL;
+		r = resolve_id(ctx, podman, names.v[i], &id, err);
+		if (r == 0)
+			r = migrate_id(ctx, podman, id, comp, err);
+	}
+	phpc_strv_clear(&names);
+	return r;
+}
+
+int cmd_rmsqi(struct phpc_ctx *ctx, struct phpc_error **err)
+{
+	int r = phpc_ctx_load_config(ctx, err);
+	if (r == 0 && ctx->cli.args.n == 0)
+		r = phpc_error_set(err, EINVAL, "rmsqi: which image? (podman-hpc rmsqi IMAGE)");
+	for (size_t i = 0; r == 0 && i < ctx->cli.args.n; i++) {
+		struct phpc_strv notes = {0};
+		r = phpc_rmsqi(ctx->cfg->squash_dir, ctx->cli.args.v[i], &notes, err);
+		for (size_t k = 0; k < notes.n; k++)
+			printf("%s\n", notes.v[k]);
+		phpc_strv_clear(&notes);
+	}
+	return r;
+}
+
+/* podman pull, then migrate what it pulled, by ID (what podman printed). */
+int cmd_pull(struct phpc_ctx *ctx, struct phpc_error **err)
+{
+	int r = phpc_ctx_load_config(ctx, err);
+	_cleanup_free_ char *podman = NULL;
+	if (r == 0)
+		r = phpc_ctx_podman_path(ctx, &podman, err);
+	if (r == 0)
+		r = phpc_ctx_prepare_storage(ctx, err);
+	if (r < 0)
+		return r;
+	_cleanup_strvp_ char **argv = phpc_podman_argv(ctx->cfg, &ctx->cli, NULL, false);
+	free(argv[0]);
+	argv[0] = phpc_xstrdup(podman);
+	_cleanup_strvp_ char **env = podman_env(ctx);
+	_cleanup_free_ char *out = NULL;
+	int status = 0;
+	r = phpc_spawn_capture(argv, env, &out, NULL, &status, err);
+	if (r < 0)
+		return r;
+	if (phpc_exit_code(status) != 0)
+		return phpc_exit_code(status); /* podman said why */
+	const char *comp = phpc_cfg_str(ctx->cfg, PHPC_K_SQUASH_COMPRESSION);
+	for (char *line = strtok(out, "\n"); r == 0 && line; line = strtok(NULL, "\n")) {
+		if (strlen(line) != 64)
+			continue;
+		fprintf(stderr, "podman-hpc: migrating %.12s to %s\n", line, ctx->cfg->squash_dir);
+		r = migrate_id(ctx, podman, line, comp, err);
+	}
+	return r;
+}
