@@ -9,7 +9,7 @@ import subprocess
 
 from benchlib import alternate
 
-RUNS = int(os.environ.get("BENCH_RUNS", "31"))
+RUNS = int(os.environ.get("BENCH_RUNS") or "31")
 IMG = "localhost/phpc-bench-glibc"
 NLIBS = 50
 

@@ -13,7 +13,7 @@ import subprocess
 
 from benchlib import alternate, timed
 
-RUNS = int(os.environ.get("BENCH_RUNS", "31"))
+RUNS = int(os.environ.get("BENCH_RUNS") or "31")
 LIB = os.environ.get("BENCH_LIB") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib")
 IMG = "localhost/phpc-bench-tiny"
 
