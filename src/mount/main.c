@@ -9,6 +9,10 @@
  * mounted with the kernel's overlayfs (no FUSE in the data path for writes; a
  * flattened image has no whiteouts, which the kernel could not read in the
  * AUFS form rootless stores use), or fuse-overlayfs where the kernel refuses.
+ * Measured (bench/squash, rootless): python3 -c 1 starts in 259 ms from a
+ * squashed image this way against 274 ms from a local image under
+ * fuse-overlayfs; every mount point the hook creates costs ~1.2 ms through
+ * fuse-overlayfs and microseconds in the kernel's overlayfs.
  * Last, the squash mount is detached: the overlay keeps the only reference,
  * so when podman unmounts the overlay, the squashfs superblock goes away and
  * squashfuse_ll exits by itself. No waiter process, no polling, no leftover
