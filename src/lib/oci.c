@@ -59,6 +59,51 @@ void phpc_oci_state_clear(struct phpc_oci_state *s)
 	*s = (struct phpc_oci_state){0};
 }
 
+static char **string_array(struct json_object *arr)
+{
+	struct phpc_strv s = {0};
+	size_t n =
+	    arr && json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *it = json_object_array_get_idx(arr, i);
+		if (json_object_is_type(it, json_type_string))
+			phpc_strv_add(&s, json_object_get_string(it));
+	}
+	return phpc_strv_steal(&s);
+}
+
+static void parse_process(struct json_object *proc, struct phpc_oci_config *out)
+{
+	static const char *const sets[5] = {"bounding", "effective", "inheritable", "permitted",
+	                                    "ambient"};
+	struct json_object *user = NULL, *caps = NULL, *v = NULL, *g = NULL;
+	const char *cwd = proc ? get_string(proc, "cwd") : NULL;
+	out->cwd = phpc_xstrdup(cwd && *cwd ? cwd : "/");
+	if (proc && json_object_object_get_ex(proc, "user", &user)) {
+		if (json_object_object_get_ex(user, "uid", &v))
+			out->uid = (uid_t)json_object_get_int64(v);
+		if (json_object_object_get_ex(user, "gid", &v))
+			out->gid = (gid_t)json_object_get_int64(v);
+		if (json_object_object_get_ex(user, "additionalGids", &g) &&
+		    json_object_is_type(g, json_type_array)) {
+			out->ngroups = json_object_array_length(g);
+			out->groups = phpc_xcalloc(out->ngroups ? out->ngroups : 1, sizeof(gid_t));
+			for (size_t i = 0; i < out->ngroups; i++)
+				out->groups[i] =
+				    (gid_t)json_object_get_int64(json_object_array_get_idx(g, i));
+		}
+	}
+	bool have_caps = proc && json_object_object_get_ex(proc, "capabilities", &caps);
+	for (int i = 0; i < 5; i++) {
+		struct json_object *arr = NULL;
+		if (have_caps)
+			json_object_object_get_ex(caps, sets[i], &arr);
+		out->caps[i] = string_array(arr);
+	}
+	if (proc && json_object_object_get_ex(proc, "noNewPrivileges", &v))
+		out->no_new_privs = json_object_get_boolean(v);
+}
+
 int phpc_oci_config_parse(const char *json, const char *bundle, struct phpc_oci_config *out,
                           struct phpc_error **err)
 {
@@ -96,6 +141,7 @@ int phpc_oci_config_parse(const char *json, const char *bundle, struct phpc_oci_
 	}
 	out->env = phpc_strv_steal(&e);
 	out->annotations = phpc_strv_steal(&a);
+	parse_process(proc, out);
 	json_object_put(o);
 	return 0;
 }
@@ -103,6 +149,10 @@ int phpc_oci_config_parse(const char *json, const char *bundle, struct phpc_oci_
 void phpc_oci_config_clear(struct phpc_oci_config *c)
 {
 	free(c->root_path);
+	free(c->cwd);
+	free(c->groups);
+	for (int i = 0; i < 5; i++)
+		phpc_strv_free(c->caps[i]);
 	phpc_strv_free(c->env);
 	phpc_strv_free(c->annotations);
 	*c = (struct phpc_oci_config){0};

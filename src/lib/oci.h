@@ -5,6 +5,7 @@
 
 #include "error.h"
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 struct phpc_oci_state {
@@ -17,6 +18,14 @@ struct phpc_oci_config {
 	char *root_path;    /* absolute (a relative root.path is resolved against the bundle) */
 	char **env;         /* process.env, NAME=VALUE */
 	char **annotations; /* KEY=VALUE */
+	/* what a process joining the container gets (podman exec semantics) */
+	char *cwd;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups; /* additionalGids */
+	size_t ngroups;
+	char **caps[5]; /* bounding, effective, inheritable, permitted, ambient: CAP_ names */
+	bool no_new_privs;
 };
 
 int phpc_oci_state_parse(const char *json, struct phpc_oci_state *out, struct phpc_error **err);

@@ -81,8 +81,11 @@ static void hook_env(struct phpc_ctx *ctx)
 	phpc_strv_clear(&names);
 }
 
-static int apply_modules(struct phpc_ctx *ctx, struct phpc_error **err)
+int phpc_ctx_apply_modules(struct phpc_ctx *ctx, struct phpc_error **err)
 {
+	if (ctx->modules_applied)
+		return 0;
+	ctx->modules_applied = true;
 	if (ctx->cfg->v[PHPC_K_USE_DEFAULT_ARGS].b)
 		ctx->cli.hook_installed =
 		    phpc_hooks_dir_has_hook(phpc_cfg_str(ctx->cfg, PHPC_K_HOOKS_DIR));
@@ -137,11 +140,15 @@ int cmd_podman(struct phpc_ctx *ctx, struct phpc_error **err)
 	if (r < 0)
 		return r;
 	if (phpc_cli_takes_modules(&ctx->cli)) {
-		r = apply_modules(ctx, err);
+		r = phpc_ctx_apply_modules(ctx, err);
 		if (r < 0)
 			return r;
 		if (ctx->cli.sub_help)
 			return phpc_print_sub_help(ctx, err);
+		/* a module that needs one container per node makes run a shared-run */
+		if (streq(ctx->cli.cmd.v[ctx->cli.cmd.n - 1], "run") &&
+		    phpc_modules_want_shared_run(&ctx->mods, ctx->cli.enabled))
+			return cmd_shared_run(ctx, err);
 	}
 	_cleanup_free_ char *podman = NULL;
 	r = phpc_ctx_podman_path(ctx, &podman, err);

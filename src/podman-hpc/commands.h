@@ -19,6 +19,7 @@ struct phpc_ctx {
 	struct phpc_cli cli;
 	struct phpc_config *cfg;
 	struct phpc_modules mods;
+	bool modules_applied;
 };
 
 /* A command returns the exit code, or a negative errno with *err set. */
@@ -39,6 +40,9 @@ int phpc_ctx_podman_path(struct phpc_ctx *ctx, char **out, struct phpc_error **e
 /* Writes the generated storage.conf/containers.conf when they changed and
  * initialises the squash store when the command reads it. Before any podman. */
 int phpc_ctx_prepare_storage(struct phpc_ctx *ctx, struct phpc_error **err);
+/* Loads the modules, takes their flags out of the arguments, resolves
+ * dependencies and conflicts, and prepares their mounts (run, build). */
+int phpc_ctx_apply_modules(struct phpc_ctx *ctx, struct phpc_error **err);
 void phpc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int cmd_podman(struct phpc_ctx *ctx, struct phpc_error **err);
@@ -49,7 +53,7 @@ int cmd_configure_hooks(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_migrate(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_rmsqi(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_pull(struct phpc_ctx *ctx, struct phpc_error **err);
-int cmd_not_yet(struct phpc_ctx *ctx, struct phpc_error **err);
+int cmd_shared_run(struct phpc_ctx *ctx, struct phpc_error **err);
 /* `podman-hpc run --help`: podman's help with the site's module flags added. */
 int phpc_print_sub_help(struct phpc_ctx *ctx, struct phpc_error **err);
 

@@ -17,7 +17,8 @@ const struct phpc_command phpc_commands[] = {
     {"migrate", cmd_migrate, "squash an image into the squash store [--compress ALG] IMAGE..."},
     {"rmsqi", cmd_rmsqi, "remove a squashed image (or one of its names) IMAGE..."},
     {"pull", cmd_pull, "pull an image, then migrate it"},
-    {"shared-run", cmd_not_yet, NULL},
+    {"shared-run", cmd_shared_run,
+     "run the tasks of a job step in one container per node [options] IMAGE COMMAND..."},
     {NULL, NULL, NULL},
 };
 
@@ -79,12 +80,6 @@ int phpc_ctx_podman_path(struct phpc_ctx *ctx, char **out, struct phpc_error **e
 		    err, ENOENT, "podman binary \"%s\" not found%s (podman_bin, set by %s)", bin,
 		    strchr(bin, '/') ? "" : " on PATH", ctx->cfg->v[PHPC_K_PODMAN_BIN].source);
 	return 0;
-}
-
-int cmd_not_yet(struct phpc_ctx *ctx, struct phpc_error **err)
-{
-	return phpc_error_set(err, ENOSYS, "%s is not available in podman-hpc %s yet",
-	                      ctx->cli.cmd.v[0], PHPC_VERSION);
 }
 
 static phpc_cmd_fn dispatch(const struct phpc_cli *cli)

@@ -1,0 +1,502 @@
+/* podman-hpc shared-run [run/exec options] IMAGE COMMAND...: one container
+ * per node for all tasks of a job step (spec section 6).
+ *
+ * Local task 0 starts the container (podman run -d) and records its pid and
+ * OCI config in a state file under run_root; every task waits for that file
+ * (inotify, bounded by the log2-scaled timeout), then joins the container
+ * directly: its namespaces, user, groups, capabilities, no_new_privs, working
+ * directory and environment (podman exec semantics), and execs its command
+ * with its own stdin/stdout/stderr and PMI_FD: no process in the I/O path,
+ * no podman call per task (NERSC's podman exec took ~125 ms per task, #117,
+ * #118). podman exec is the fallback when joining fails.
+ *
+ * Every task holds a shared flock on the step's lock file while it lives.
+ * A monitor started by task 0, detached from the step, waits until all
+ * tasks have registered (or the start timeout passed), then takes the lock
+ * exclusively, which the kernel grants only once every task has exited, even
+ * killed by scancel; then it removes the container and the state. No task
+ * ever waits for another's end, so a dying task makes nobody hang. */
+#include "commands.h"
+#include "fsutil.h"
+#include "nsjoin.h"
+#include "oci.h"
+#include "proc.h"
+#include "shared.h"
+#include "util.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+struct sr {
+	struct phpc_ctx *ctx;
+	char *podman;
+	char *key;
+	char *dir;
+	int dirfd;
+	int lockfd;
+	int ntasks;
+	bool leader;
+	double poll_s, timeout_s;
+	struct phpc_shared_opts opts;
+	char **cmd; /* the tasks' command (with the user's --entrypoint first) */
+};
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static char **podman_env(struct phpc_ctx *ctx)
+{
+	return phpc_podman_env(ctx->envp, phpc_cfg_str(ctx->cfg, PHPC_K_CONFIG_HOME), false);
+}
+
+/* podman, the user's global flags and the common defaults, then words. */
+static void podman_base(struct sr *s, struct phpc_strv *a, const char *const *words)
+{
+	phpc_strv_add(a, s->podman);
+	phpc_strv_extend(a, s->ctx->cli.globals.v);
+	phpc_default_args(s->ctx->cfg, &s->ctx->cli, PHPC_KIND_OTHER, a);
+	phpc_strv_extend(a, (char *const *)words);
+}
+
+static int setup(struct sr *s, struct phpc_error **err)
+{
+	struct phpc_ctx *ctx = s->ctx;
+	const struct phpc_config *cfg = ctx->cfg;
+	const char *lid = phpc_env_get(ctx->envp, phpc_cfg_str(cfg, PHPC_K_LOCALID_VAR));
+	s->leader = !lid || !*lid || strtol(lid, NULL, 10) == 0;
+	int r = phpc_shared_ntasks(
+	    phpc_env_get(ctx->envp, phpc_cfg_str(cfg, PHPC_K_TASKS_PER_NODE_VAR)),
+	    phpc_cfg_str(cfg, PHPC_K_NTASKS_PATTERN), &s->ntasks, err);
+	if (r < 0)
+		return r;
+	s->poll_s = phpc_shared_scale(cfg->v[PHPC_K_WAIT_POLL_INTERVAL].num, s->ntasks);
+	s->timeout_s = phpc_shared_scale(cfg->v[PHPC_K_WAIT_TIMEOUT].num, s->ntasks);
+	if (ctx->cli.image_idx < 0)
+		return phpc_error_set(err, EINVAL,
+		                      "shared-run: which image? (podman-hpc shared-run [options] "
+		                      "IMAGE COMMAND...)");
+	phpc_shared_split(ctx->cli.args.v, ctx->cli.image_idx, &s->opts);
+	struct phpc_strv cmd = {0};
+	if (s->opts.entrypoint)
+		phpc_strv_add(&cmd, s->opts.entrypoint);
+	phpc_strv_extend(&cmd, ctx->cli.args.v + ctx->cli.image_idx + 1);
+	if (cmd.n == 0)
+		return phpc_error_set(err, EINVAL,
+		                      "shared-run: what should each task run? "
+		                      "(podman-hpc shared-run [options] IMAGE COMMAND...)");
+	s->cmd = phpc_strv_steal(&cmd);
+	s->key = phpc_shared_key(ctx->envp, getuid(), getppid());
+	s->dir = phpc_xasprintf("%s/shared-run/%s", phpc_cfg_str(cfg, PHPC_K_RUN_ROOT), s->key);
+	s->dirfd = phpc_mkdir_p_open(s->dir, 0700, true, err);
+	if (s->dirfd < 0)
+		return s->dirfd;
+	/* the lock that keeps the container alive while this task lives */
+	s->lockfd = openat(s->dirfd, "tasks.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lockfd < 0 || flock(s->lockfd, LOCK_SH) < 0)
+		return phpc_error_errno(err, errno, "cannot lock %s/tasks.lock", s->dir);
+	int fd = openat(s->dirfd, "joined", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, "x", 1) != 1)
+		return phpc_error_errno(err, errno, "cannot register in %s", s->dir);
+	close(fd);
+	return 0;
+}
+
+/* ---- the monitor: removes the container once every task has gone ---------- */
+
+static void monitor(struct sr *s)
+{
+	_cleanup_free_ char *lock = phpc_xasprintf("%s/tasks.lock", s->dir);
+	_cleanup_free_ char *joined = phpc_xasprintf("%s/joined", s->dir);
+	double deadline = now() + 2 * s->timeout_s + 5;
+	struct stat st;
+	while (now() < deadline && (stat(joined, &st) < 0 || st.st_size < s->ntasks))
+		usleep(50000);
+	int fd = open(lock, O_RDWR | O_CLOEXEC);
+	if (fd >= 0)
+		flock(fd, LOCK_EX); /* granted when the last task has exited */
+	struct phpc_strv a = {0};
+	static const char *const rm[] = {"rm", "--force", "--time", "0", NULL};
+	podman_base(s, &a, rm);
+	phpc_strv_add(&a, s->key);
+	_cleanup_strvp_ char **env = podman_env(s->ctx);
+	int status = 0;
+	phpc_spawn_wait(a.v, env, &status, NULL);
+	phpc_strv_clear(&a);
+	int base = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	(void)base;
+	_cleanup_free_ char *parent =
+	    phpc_xasprintf("%s/shared-run", phpc_cfg_str(s->ctx->cfg, PHPC_K_RUN_ROOT));
+	int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd >= 0)
+		phpc_rm_rf_at(pfd, s->key);
+	_exit(0);
+}
+
+/* Detached from the step (its own session, no inherited output: srun waits
+ * for every holder of the tasks' stdout to go). */
+static int start_monitor(struct sr *s, struct phpc_error **err)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0)
+		return phpc_error_errno(err, errno, "fork");
+	if (pid > 0) {
+		int st;
+		waitpid(pid, &st, 0);
+		return 0;
+	}
+	setsid();
+	if (fork() != 0)
+		_exit(0);
+	close(s->lockfd); /* its shared lock would block its own exclusive one */
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	for (int fd = 0; fd < 3; fd++)
+		dup2(null, fd);
+	for (int fd = 3; fd < 1024; fd++)
+		if (fd != s->dirfd)
+			close(fd);
+	monitor(s);
+	return 0;
+}
+
+/* ---- task 0: start the container ------------------------------------------- */
+
+static int fail_state(struct sr *s, const char *msg)
+{
+	return phpc_write_file_atomic(s->dirfd, "failed", msg, strlen(msg), 0600, NULL);
+}
+
+static int start_container(struct sr *s, struct phpc_error **err)
+{
+	struct phpc_ctx *ctx = s->ctx;
+	char **sc = phpc_cfg_list(ctx->cfg, PHPC_K_SHARED_RUN_COMMAND);
+	if (!sc[0])
+		return phpc_error_set(err, EINVAL, "shared_run_command is empty");
+	/* podman run -d --rm --name KEY --entrypoint CMD0 [user's run options]
+	 * [site defaults, modules] IMAGE CMD1...: built by the same assembly
+	 * as run, with the arguments swapped in */
+	struct phpc_strv args = {0};
+	const char *const head[] = {"-d", "--rm", "--name", s->key, "--entrypoint", sc[0], NULL};
+	phpc_strv_extend(&args, (char *const *)head);
+	phpc_strv_extend(&args, s->opts.run.v);
+	phpc_strv_add(&args, ctx->cli.args.v[ctx->cli.image_idx]);
+	phpc_strv_extend(&args, sc + 1);
+	struct phpc_strv user_args = ctx->cli.args, user_cmd = ctx->cli.cmd;
+	ctx->cli.args = args;
+	ctx->cli.cmd = (struct phpc_strv){0};
+	phpc_strv_add(&ctx->cli.cmd, "run");
+	_cleanup_strvp_ char **argv = phpc_podman_argv(ctx->cfg, &ctx->cli, &ctx->mods, false);
+	phpc_strv_clear(&ctx->cli.cmd);
+	phpc_strv_clear(&ctx->cli.args);
+	ctx->cli.args = user_args;
+	ctx->cli.cmd = user_cmd;
+	free(argv[0]);
+	argv[0] = phpc_xstrdup(s->podman);
+	_cleanup_strvp_ char **env = podman_env(ctx);
+	_cleanup_free_ char *out = NULL;
+	int status = 0;
+	int r = phpc_spawn_capture(argv, env, &out, NULL, &status, err);
+	if (r == 0 && phpc_exit_code(status) != 0)
+		r = phpc_error_set(err, EIO,
+		                   "the shared container did not start (podman run exit %d)",
+		                   phpc_exit_code(status));
+	if (r < 0)
+		return r;
+	out[strcspn(out, "\n")] = '\0';
+	/* its pid and OCI config, where podman keeps them: no podman inspect */
+	_cleanup_free_ char *pidf = phpc_xasprintf("%s/overlay-containers/%s/userdata/pidfile",
+	                                           phpc_cfg_str(ctx->cfg, PHPC_K_RUN_ROOT), out);
+	_cleanup_free_ char *pidtext = NULL;
+	r = phpc_read_file(AT_FDCWD, pidf, &pidtext, NULL, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *state = phpc_xasprintf(
+	    "{\"id\":\"%s\",\"pid\":%ld,\"config\":\"%s/overlay-containers/%s/"
+	    "userdata/config.json\"}",
+	    out, strtol(pidtext, NULL, 10), phpc_cfg_str(ctx->cfg, PHPC_K_GRAPH_ROOT), out);
+	return phpc_write_file_atomic(s->dirfd, "state.json", state, strlen(state), 0600, err);
+}
+
+/* ---- every task: wait for the container ------------------------------------ */
+
+static int wait_state(struct sr *s, pid_t *pid, char **config, struct phpc_error **err)
+{
+	int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (ifd >= 0)
+		inotify_add_watch(ifd, s->dir, IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE);
+	double deadline = now() + s->timeout_s;
+	int r = -ETIMEDOUT;
+	for (;;) {
+		_cleanup_free_ char *text = NULL;
+		if (phpc_read_file(s->dirfd, "failed", &text, NULL, NULL) == 0) {
+			r = phpc_error_set(
+			    err, EIO, "the shared container of this step did not start: %s", text);
+			break;
+		}
+		if (phpc_read_file(s->dirfd, "state.json", &text, NULL, NULL) == 0) {
+			struct phpc_oci_state st;
+			/* the state file has the OCI state's pid; "bundle" is the config */
+			_cleanup_free_ char *as_oci = phpc_xstrdup(text);
+			char *c = strstr(as_oci, "\"config\"");
+			if (c)
+				memcpy(c, "\"bundle\"", 8);
+			r = phpc_oci_state_parse(as_oci, &st, err);
+			if (r == 0) {
+				*pid = st.pid;
+				*config = steal_pointer(&st.bundle);
+				phpc_oci_state_clear(&st);
+			}
+			break;
+		}
+		double left = deadline - now();
+		if (left <= 0) {
+			r = phpc_error_set(
+			    err, ETIMEDOUT,
+			    "timed out after %gs waiting for local task 0 to start the "
+			    "shared container (wait_timeout, scaled for %d tasks)",
+			    s->timeout_s, s->ntasks);
+			break;
+		}
+		double wait = left < s->poll_s ? left : s->poll_s;
+		struct pollfd p = {.fd = ifd, .events = POLLIN};
+		char buf[4096];
+		if (ifd >= 0 && poll(&p, 1, (int)(wait * 1000) + 1) > 0)
+			while (read(ifd, buf, sizeof(buf)) > 0)
+				;
+		else if (ifd < 0)
+			usleep((useconds_t)(wait * 1e6));
+	}
+	if (ifd >= 0)
+		close(ifd);
+	return r;
+}
+
+/* ---- every task: join and run ------------------------------------------------ */
+
+static volatile pid_t child_pid;
+static volatile sig_atomic_t pending_sig;
+
+/* Signals for the task (Slurm's SIGTERM on scancel or time limit) go to its
+ * command; one that arrives before the command exists is passed on after. */
+static void forward(int sig)
+{
+	if (child_pid > 0)
+		kill(child_pid, sig);
+	else
+		pending_sig = sig;
+}
+
+static void catch_signals(void)
+{
+	struct sigaction sa = {.sa_handler = forward};
+	sigemptyset(&sa.sa_mask);
+	static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM};
+	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+/* The command's process: the container's user, capabilities and directory. */
+static void exec_task(struct sr *s, const struct phpc_oci_config *c, char **env, int errfd)
+{
+	struct phpc_error *err = NULL;
+	const char *cwd = s->opts.workdir ? s->opts.workdir : c->cwd;
+	signal(SIGTERM, SIG_DFL);
+	/* PMI_FD as in NERSC's version: fd 3 */
+	for (char **e = env; *e; e++) {
+		long fd = str_has_prefix(*e, "PMI_FD=") ? strtol(*e + 7, NULL, 10) : -1;
+		if (fd >= 0 && fd != 3 && fcntl((int)fd, F_GETFD) >= 0 && dup2((int)fd, 3) == 3) {
+			free(*e);
+			*e = phpc_xstrdup("PMI_FD=3");
+		}
+	}
+	if (phpc_become(c->uid, c->gid, c->groups, c->ngroups, c->caps, c->no_new_privs, &err) <
+	    0) {
+		dprintf(errfd, "%s", err->msg);
+	} else if (chdir(cwd) < 0) {
+		dprintf(errfd, "cannot enter the working directory %s: %s", cwd, strerror(errno));
+	} else {
+		const char *path = phpc_env_get(env, "PATH");
+		_cleanup_free_ char *exe =
+		    phpc_find_executable(s->cmd[0], path ? path : "/usr/bin:/bin");
+		if (exe)
+			execve(exe, s->cmd, env);
+		dprintf(errfd, "%s: %s", s->cmd[0],
+		        exe ? strerror(errno) : "command not found in the container");
+	}
+	_exit(127);
+}
+
+/* The first child joins the container's namespaces; a joined pid namespace
+ * applies to its own child, which becomes the command. The first child
+ * reports that child's pid (or why it failed) and exits; the task process,
+ * a subreaper, then waits for the command itself. */
+static void join_child(struct sr *s, pid_t cpid, const struct phpc_oci_config *c, char **env,
+                       int report, int errfd)
+{
+	struct phpc_error *err = NULL;
+	if (phpc_nsjoin(cpid,
+	                CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET |
+	                    CLONE_NEWPID | CLONE_NEWCGROUP,
+	                &err) < 0) {
+		dprintf(report, "E%s", err->msg);
+		_exit(1);
+	}
+	pid_t g = fork();
+	if (g == 0)
+		exec_task(s, c, env, errfd);
+	dprintf(report, "P%d", (int)g);
+	_exit(0);
+}
+
+/* Joins and runs the command; *code is its exit code. A failure to join is
+ * an error (the caller falls back to podman exec); a command that cannot run
+ * is the task's failure, told on stderr, exit 127. */
+static int run_joined(struct sr *s, pid_t cpid, const char *config, int *code,
+                      struct phpc_error **err)
+{
+	_cleanup_free_ char *text = NULL;
+	struct phpc_oci_config c = {0};
+	int r = phpc_read_file(AT_FDCWD, config, &text, NULL, err);
+	if (r == 0)
+		r = phpc_oci_config_parse(text, "/", &c, err);
+	if (r < 0)
+		return r;
+	_cleanup_strvp_ char **env =
+	    phpc_shared_task_env(c.env, phpc_cfg_list(s->ctx->cfg, PHPC_K_SHARED_RUN_EXEC_ARGS),
+	                         s->opts.env.v, s->ctx->envp);
+	int rep[2], errp[2];
+	if (pipe2(rep, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+		phpc_oci_config_clear(&c);
+		return phpc_error_errno(err, errno, "pipe");
+	}
+	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	catch_signals();
+	fflush(NULL);
+	pid_t j = fork();
+	if (j == 0) {
+		close(rep[0]);
+		close(errp[0]);
+		join_child(s, cpid, &c, env, rep[1], errp[1]);
+	}
+	close(rep[1]);
+	close(errp[1]);
+	char buf[1024] = {0};
+	ssize_t n = read(rep[0], buf, sizeof(buf) - 1);
+	close(rep[0]);
+	int st;
+	waitpid(j, &st, 0);
+	phpc_oci_config_clear(&c);
+	if (n <= 0 || buf[0] == 'E') {
+		close(errp[0]);
+		return phpc_error_set(err, EPERM, "cannot join the shared container: %s",
+		                      n > 0 ? buf + 1 : "no answer");
+	}
+	child_pid = (pid_t)strtol(buf + 1, NULL, 10);
+	if (pending_sig)
+		kill(child_pid, pending_sig);
+	/* nothing to read once the command runs: the pipe closed on exec */
+	char msg[1024] = {0};
+	ssize_t m = read(errp[0], msg, sizeof(msg) - 1);
+	close(errp[0]);
+	while (waitpid(child_pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return phpc_error_errno(err, errno, "waiting for the task");
+	if (m > 0)
+		fprintf(stderr, "Error: %s\n", msg);
+	*code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	if (WIFSIGNALED(st)) {
+		/* end the same way, so that srun reports the signal */
+		flock(s->lockfd, LOCK_UN);
+		signal(WTERMSIG(st), SIG_DFL);
+		raise(WTERMSIG(st));
+	}
+	return 0;
+}
+
+/* podman exec, when joining is not possible. */
+static int run_exec(struct sr *s, int *code, struct phpc_error **err)
+{
+	struct phpc_strv a = {0};
+	static const char *const ex[] = {"exec", NULL};
+	podman_base(s, &a, ex);
+	phpc_strv_extend(&a, phpc_cfg_list(s->ctx->cfg, PHPC_K_SHARED_RUN_EXEC_ARGS));
+	for (size_t i = 0; i < s->opts.env.n; i++) {
+		phpc_strv_add(&a, "-e");
+		phpc_strv_add(&a, s->opts.env.v[i]);
+	}
+	if (s->opts.workdir) {
+		phpc_strv_add(&a, "-w");
+		phpc_strv_add(&a, s->opts.workdir);
+	}
+	if (s->opts.user) {
+		phpc_strv_add(&a, "-u");
+		phpc_strv_add(&a, s->opts.user);
+	}
+	phpc_strv_add(&a, "-i");
+	if (s->opts.tty && isatty(STDIN_FILENO))
+		phpc_strv_add(&a, "-t");
+	phpc_strv_add(&a, s->key);
+	phpc_strv_extend(&a, s->cmd);
+	_cleanup_strvp_ char **env = podman_env(s->ctx);
+	int status = 0;
+	int r = phpc_spawn_wait(a.v, env, &status, err);
+	phpc_strv_clear(&a);
+	*code = phpc_exit_code(status);
+	return r;
+}
+
+int cmd_shared_run(struct phpc_ctx *ctx, struct phpc_error **err)
+{
+	struct sr s = {.ctx = ctx, .dirfd = -1, .lockfd = -1};
+	int r = phpc_ctx_load_config(ctx, err);
+	if (r == 0)
+		r = phpc_ctx_apply_modules(ctx, err);
+	if (r == 0)
+		r = phpc_ctx_podman_path(ctx, &s.podman, err);
+	if (r == 0)
+		r = phpc_ctx_prepare_storage(ctx, err);
+	if (r == 0)
+		r = setup(&s, err);
+	if (r == 0 && s.leader) {
+		r = start_monitor(&s, err);
+		if (r == 0 && start_container(&s, err) < 0) {
+			fail_state(&s, (*err)->msg);
+			r = -EIO;
+		}
+	}
+	pid_t cpid = 0;
+	_cleanup_free_ char *config = NULL;
+	if (r == 0)
+		r = wait_state(&s, &cpid, &config, err);
+	int code = 0;
+	if (r == 0 && s.opts.user) {
+		/* a user name needs the container's /etc/passwd: podman exec knows */
+		r = run_exec(&s, &code, err);
+	} else if (r == 0 && run_joined(&s, cpid, config, &code, err) < 0) {
+		phpc_warn("%s; using podman exec", (*err)->msg);
+		phpc_error_free(*err);
+		*err = NULL;
+		r = run_exec(&s, &code, err);
+	}
+	phpc_shared_opts_clear(&s.opts);
+	phpc_strv_free(s.cmd);
+	free(s.key);
+	free(s.dir);
+	free(s.podman);
+	if (s.dirfd >= 0)
+		close(s.dirfd);
+	if (s.lockfd >= 0)
+		close(s.lockfd);
+	return r < 0 ? r : code;
+}
