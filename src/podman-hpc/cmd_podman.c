@@ -81,14 +81,18 @@ static void hook_env(struct phpc_ctx *ctx)
 	phpc_strv_clear(&names);
 }
 
-int phpc_ctx_apply_modules(struct phpc_ctx *ctx, struct phpc_error **err)
+static void warn_notes(struct phpc_strv *notes)
 {
-	if (ctx->modules_applied)
+	for (size_t i = 0; i < notes->n; i++)
+		phpc_warn("%s", notes->v[i]);
+	phpc_strv_clear(notes);
+}
+
+int phpc_ctx_parse_modules(struct phpc_ctx *ctx, struct phpc_error **err)
+{
+	if (ctx->modules_parsed)
 		return 0;
-	ctx->modules_applied = true;
-	if (ctx->cfg->v[PHPC_K_USE_DEFAULT_ARGS].b)
-		ctx->cli.hook_installed =
-		    phpc_hooks_dir_has_hook(phpc_cfg_str(ctx->cfg, PHPC_K_HOOKS_DIR));
+	ctx->modules_parsed = true;
 	int r = phpc_ctx_load_modules(ctx, err);
 	if (r == 0)
 		r = phpc_cli_parse_modules(&ctx->cli, &ctx->mods, err);
@@ -96,21 +100,33 @@ int phpc_ctx_apply_modules(struct phpc_ctx *ctx, struct phpc_error **err)
 		return r;
 	struct phpc_strv notes = {0};
 	r = phpc_modules_resolve(&ctx->mods, ctx->cli.enabled, &notes, err);
+	warn_notes(&notes);
+	return r;
+}
+
+int phpc_ctx_apply_modules(struct phpc_ctx *ctx, struct phpc_error **err)
+{
+	int r = phpc_ctx_parse_modules(ctx, err);
+	if (r < 0 || ctx->modules_applied)
+		return r;
+	ctx->modules_applied = true;
+	if (ctx->cfg->v[PHPC_K_USE_DEFAULT_ARGS].b)
+		ctx->cli.hook_installed =
+		    phpc_hooks_dir_has_hook(phpc_cfg_str(ctx->cfg, PHPC_K_HOOKS_DIR));
 	/* The hook binds faster than podman handles --volume (measured:
 	 * bench/module-startup), and keeps NERSC's behaviour of keying modules
 	 * on their variable; without the hook, and on build (buildah runs no
 	 * hooks), podman mounts them. Copies become read-only mounts on build. */
 	bool is_build = ctx->cli.kind == PHPC_KIND_BUILD;
-	if (r == 0 && !is_build && ctx->cli.hook_installed)
+	if (!is_build && ctx->cli.hook_installed)
 		hook_env(ctx);
-	if (r == 0 && (is_build || !ctx->cli.hook_installed))
+	struct phpc_strv notes = {0};
+	if (is_build || !ctx->cli.hook_installed)
 		r = phpc_modules_bind_volumes(&ctx->mods, ctx->cli.enabled, is_build,
 		                              phpc_cfg_str(ctx->cfg, PHPC_K_MODULES_DIR),
 		                              container_env, ctx, &ctx->cli.module_volumes, &notes,
 		                              err);
-	for (size_t i = 0; i < notes.n; i++)
-		phpc_warn("%s", notes.v[i]);
-	phpc_strv_clear(&notes);
+	warn_notes(&notes);
 	return r;
 }
 
@@ -140,7 +156,7 @@ int cmd_podman(struct phpc_ctx *ctx, struct phpc_error **err)
 	if (r < 0)
 		return r;
 	if (phpc_cli_takes_modules(&ctx->cli)) {
-		r = phpc_ctx_apply_modules(ctx, err);
+		r = phpc_ctx_parse_modules(ctx, err);
 		if (r < 0)
 			return r;
 		if (ctx->cli.sub_help)
@@ -149,6 +165,9 @@ int cmd_podman(struct phpc_ctx *ctx, struct phpc_error **err)
 		if (streq(ctx->cli.cmd.v[ctx->cli.cmd.n - 1], "run") &&
 		    phpc_modules_want_shared_run(&ctx->mods, ctx->cli.enabled))
 			return cmd_shared_run(ctx, err);
+		r = phpc_ctx_apply_modules(ctx, err);
+		if (r < 0)
+			return r;
 	}
 	_cleanup_free_ char *podman = NULL;
 	r = phpc_ctx_podman_path(ctx, &podman, err);

@@ -19,6 +19,7 @@ struct phpc_ctx {
 	struct phpc_cli cli;
 	struct phpc_config *cfg;
 	struct phpc_modules mods;
+	bool modules_parsed;
 	bool modules_applied;
 };
 
@@ -41,7 +42,10 @@ int phpc_ctx_podman_path(struct phpc_ctx *ctx, char **out, struct phpc_error **e
  * initialises the squash store when the command reads it. Before any podman. */
 int phpc_ctx_prepare_storage(struct phpc_ctx *ctx, struct phpc_error **err);
 /* Loads the modules, takes their flags out of the arguments, resolves
- * dependencies and conflicts, and prepares their mounts (run, build). */
+ * dependencies and conflicts. */
+int phpc_ctx_parse_modules(struct phpc_ctx *ctx, struct phpc_error **err);
+/* The same, then what podman needs for them: the hook's annotation and the
+ * user's values of rule variables, or volumes without the hook. */
 int phpc_ctx_apply_modules(struct phpc_ctx *ctx, struct phpc_error **err);
 void phpc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
