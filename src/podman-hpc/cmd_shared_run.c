@@ -25,6 +25,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <json.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -133,8 +134,6 @@ static void monitor(struct sr *s)
 	int status = 0;
 	phpc_spawn_wait(a.v, env, &status, NULL);
 	phpc_strv_clear(&a);
-	int base = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	(void)base;
 	_cleanup_free_ char *parent =
 	    phpc_xasprintf("%s/shared-run", phpc_cfg_str(s->ctx->cfg, PHPC_K_RUN_ROOT));
 	int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -221,10 +220,15 @@ static int start_container(struct sr *s, struct phpc_error **err)
 	r = phpc_read_file(AT_FDCWD, pidf, &pidtext, NULL, err);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *state = phpc_xasprintf(
-	    "{\"id\":\"%s\",\"pid\":%ld,\"config\":\"%s/overlay-containers/%s/"
-	    "userdata/config.json\"}",
-	    out, strtol(pidtext, NULL, 10), phpc_cfg_str(ctx->cfg, PHPC_K_GRAPH_ROOT), out);
+	_cleanup_free_ char *config =
+	    phpc_xasprintf("%s/overlay-containers/%s/userdata/config.json",
+	                   phpc_cfg_str(ctx->cfg, PHPC_K_GRAPH_ROOT), out);
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "id", json_object_new_string(out));
+	json_object_object_add(o, "pid", json_object_new_int64(strtol(pidtext, NULL, 10)));
+	json_object_object_add(o, "config", json_object_new_string(config));
+	_cleanup_free_ char *state = phpc_xstrdup(json_object_to_json_string(o));
+	json_object_put(o);
 	return phpc_write_file_atomic(s->dirfd, "state.json", state, strlen(state), 0600, err);
 }
 
@@ -245,18 +249,19 @@ static int wait_state(struct sr *s, pid_t *pid, char **config, struct phpc_error
 			break;
 		}
 		if (phpc_read_file(s->dirfd, "state.json", &text, NULL, NULL) == 0) {
-			struct phpc_oci_state st;
-			/* the state file has the OCI state's pid; "bundle" is the config */
-			_cleanup_free_ char *as_oci = phpc_xstrdup(text);
-			char *c = strstr(as_oci, "\"config\"");
-			if (c)
-				memcpy(c, "\"bundle\"", 8);
-			r = phpc_oci_state_parse(as_oci, &st, err);
-			if (r == 0) {
-				*pid = st.pid;
-				*config = steal_pointer(&st.bundle);
-				phpc_oci_state_clear(&st);
+			struct json_object *o = json_tokener_parse(text), *p = NULL, *c = NULL;
+			if (o && json_object_object_get_ex(o, "pid", &p) &&
+			    json_object_object_get_ex(o, "config", &c) &&
+			    json_object_get_int64(p) > 0) {
+				*pid = (pid_t)json_object_get_int64(p);
+				*config = phpc_xstrdup(json_object_get_string(c));
+				r = 0;
+			} else {
+				r = phpc_error_set(err, EINVAL, "%s/state.json is not valid",
+				                   s->dir);
 			}
+			if (o)
+				json_object_put(o);
 			break;
 		}
 		double left = deadline - now();
