@@ -55,20 +55,28 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-int phpc_write_file_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
-                           struct phpc_error **err)
+/* The two halves of an atomic replacement: a temp file next to name... */
+static int atomic_open(int dirfd, const char *name, mode_t mode, char **tmp,
+                       struct phpc_error **err)
 {
-	_cleanup_free_ char *tmp = phpc_xasprintf(".%s.tmp.%ld", name, (long)getpid());
-	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	*tmp = phpc_xasprintf(".%s.tmp.%ld", name, (long)getpid());
+	int fd = openat(dirfd, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0 && errno == EEXIST) {
 		/* A leftover of a killed process with our pid: it was never renamed
 		 * into place, so nobody reads it. */
-		unlinkat(dirfd, tmp, 0);
-		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+		unlinkat(dirfd, *tmp, 0);
+		fd =
+		    openat(dirfd, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	}
 	if (fd < 0)
-		return phpc_error_errno(err, errno, "cannot create %s", tmp);
-	int r = write_all(fd, data, len);
+		return phpc_error_errno(err, errno, "cannot create %s", *tmp);
+	return fd;
+}
+
+/* ... then, if r (the filling) succeeded: mode, fsync, close, rename. */
+static int atomic_commit(int dirfd, const char *tmp, const char *name, int fd, mode_t mode, int r,
+                         struct phpc_error **err)
+{
 	if (r == 0 && fchmod(fd, mode) < 0)
 		r = -errno;
 	if (r == 0 && fsync(fd) < 0)
@@ -82,6 +90,16 @@ int phpc_write_file_atomic(int dirfd, const char *name, const char *data, size_t
 		return phpc_error_errno(err, -r, "cannot write %s", name);
 	}
 	return 0;
+}
+
+int phpc_write_file_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
+                           struct phpc_error **err)
+{
+	_cleanup_free_ char *tmp = NULL;
+	int fd = atomic_open(dirfd, name, mode, &tmp, err);
+	if (fd < 0)
+		return fd;
+	return atomic_commit(dirfd, tmp, name, fd, mode, write_all(fd, data, len), err);
 }
 
 int phpc_write_file_if_changed(int dirfd, const char *name, const char *data, size_t len,
@@ -209,23 +227,11 @@ int phpc_copy_file_at(int srcdir, const char *src, int dstdir, const char *dst, 
 	_cleanup_close_ int in = openat(srcdir, src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (in < 0)
 		return phpc_error_errno(err, errno, "cannot open %s", src);
-	_cleanup_free_ char *tmp = phpc_xasprintf(".%s.tmp.%ld", dst, (long)getpid());
-	unlinkat(dstdir, tmp, 0);
-	int out = openat(dstdir, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+	_cleanup_free_ char *tmp = NULL;
+	int out = atomic_open(dstdir, dst, mode, &tmp, err);
 	if (out < 0)
-		return phpc_error_errno(err, errno, "cannot create %s", tmp);
-	int r = phpc_copy_data(in, out);
-	if (r == 0 && fsync(out) < 0)
-		r = -errno;
-	if (close(out) < 0 && r == 0)
-		r = -errno;
-	if (r == 0 && renameat(dstdir, tmp, dstdir, dst) < 0)
-		r = -errno;
-	if (r < 0) {
-		unlinkat(dstdir, tmp, 0);
-		return phpc_error_errno(err, -r, "cannot copy %s", src);
-	}
-	return 0;
+		return out;
+	return atomic_commit(dstdir, tmp, dst, out, mode, phpc_copy_data(in, out), err);
 }
 
 int phpc_rm_rf_at(int parent, const char *name)
