@@ -77,8 +77,7 @@ int phpc_print_sub_help(struct phpc_ctx *ctx, struct phpc_error **err)
 	phpc_strv_add(&argv, podman);
 	phpc_strv_extend(&argv, ctx->cli.cmd.v);
 	phpc_strv_add(&argv, "--help");
-	_cleanup_strvp_ char **env =
-	    phpc_podman_env(ctx->envp, phpc_cfg_str(ctx->cfg, PHPC_K_CONFIG_HOME), false);
+	_cleanup_strvp_ char **env = phpc_ctx_podman_env(ctx, false);
 	_cleanup_free_ char *out = NULL;
 	int status = 0;
 	r = phpc_spawn_capture(argv.v, env, &out, NULL, &status, err);

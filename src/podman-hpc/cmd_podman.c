@@ -183,8 +183,7 @@ int cmd_podman(struct phpc_ctx *ctx, struct phpc_error **err)
 	if (r < 0)
 		return r;
 	_cleanup_strvp_ char **argv = phpc_podman_argv(ctx->cfg, &ctx->cli, &ctx->mods, pmi);
-	_cleanup_strvp_ char **env =
-	    phpc_podman_env(ctx->envp, phpc_cfg_str(ctx->cfg, PHPC_K_CONFIG_HOME), pmi);
+	_cleanup_strvp_ char **env = phpc_ctx_podman_env(ctx, pmi);
 	free(argv[0]);
 	argv[0] = steal_pointer(&podman);
 	fflush(NULL);

@@ -56,20 +56,6 @@ static double now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static char **podman_env(struct phpc_ctx *ctx)
-{
-	return phpc_podman_env(ctx->envp, phpc_cfg_str(ctx->cfg, PHPC_K_CONFIG_HOME), false);
-}
-
-/* podman, the user's global flags and the common defaults, then words. */
-static void podman_base(struct sr *s, struct phpc_strv *a, const char *const *words)
-{
-	phpc_strv_add(a, s->podman);
-	phpc_strv_extend(a, s->ctx->cli.globals.v);
-	phpc_default_args(s->ctx->cfg, &s->ctx->cli, PHPC_KIND_OTHER, a);
-	phpc_strv_extend(a, (char *const *)words);
-}
-
 static int setup(struct sr *s, struct phpc_error **err)
 {
 	struct phpc_ctx *ctx = s->ctx;
@@ -128,9 +114,9 @@ static void monitor(struct sr *s)
 		flock(fd, LOCK_EX); /* granted when the last task has exited */
 	struct phpc_strv a = {0};
 	static const char *const rm[] = {"rm", "--force", "--time", "0", NULL};
-	podman_base(s, &a, rm);
+	phpc_ctx_podman_cmd(s->ctx, s->podman, rm, &a);
 	phpc_strv_add(&a, s->key);
-	_cleanup_strvp_ char **env = podman_env(s->ctx);
+	_cleanup_strvp_ char **env = phpc_ctx_podman_env(s->ctx, false);
 	int status = 0;
 	phpc_spawn_wait(a.v, env, &status, NULL);
 	phpc_strv_clear(&a);
@@ -202,7 +188,7 @@ static int start_container(struct sr *s, struct phpc_error **err)
 	ctx->cli.cmd = user_cmd;
 	free(argv[0]);
 	argv[0] = phpc_xstrdup(s->podman);
-	_cleanup_strvp_ char **env = podman_env(ctx);
+	_cleanup_strvp_ char **env = phpc_ctx_podman_env(ctx, false);
 	_cleanup_free_ char *out = NULL;
 	int status = 0;
 	int r = phpc_spawn_capture(argv, env, &out, NULL, &status, err);
@@ -434,7 +420,7 @@ static int run_exec(struct sr *s, int *code, struct phpc_error **err)
 {
 	struct phpc_strv a = {0};
 	static const char *const ex[] = {"exec", NULL};
-	podman_base(s, &a, ex);
+	phpc_ctx_podman_cmd(s->ctx, s->podman, ex, &a);
 	phpc_strv_extend(&a, phpc_cfg_list(s->ctx->cfg, PHPC_K_SHARED_RUN_EXEC_ARGS));
 	for (size_t i = 0; i < s->opts.env.n; i++) {
 		phpc_strv_add(&a, "-e");
@@ -453,7 +439,7 @@ static int run_exec(struct sr *s, int *code, struct phpc_error **err)
 		phpc_strv_add(&a, "-t");
 	phpc_strv_add(&a, s->key);
 	phpc_strv_extend(&a, s->cmd);
-	_cleanup_strvp_ char **env = podman_env(s->ctx);
+	_cleanup_strvp_ char **env = phpc_ctx_podman_env(s->ctx, false);
 	int status = 0;
 	int r = phpc_spawn_wait(a.v, env, &status, err);
 	phpc_strv_clear(&a);

@@ -10,21 +10,11 @@
 #include <errno.h>
 #include <sys/wait.h>
 
-/* podman, the user's global flags and the common defaults (global flags of
- * podman too), then the command words. */
 static char **podman_cmd(struct phpc_ctx *ctx, const char *podman, const char *const *words)
 {
 	struct phpc_strv a = {0};
-	phpc_strv_add(&a, podman);
-	phpc_strv_extend(&a, ctx->cli.globals.v);
-	phpc_default_args(ctx->cfg, &ctx->cli, PHPC_KIND_OTHER, &a);
-	phpc_strv_extend(&a, (char *const *)words);
+	phpc_ctx_podman_cmd(ctx, podman, words, &a);
 	return phpc_strv_steal(&a);
-}
-
-static char **podman_env(struct phpc_ctx *ctx)
-{
-	return phpc_podman_env(ctx->envp, phpc_cfg_str(ctx->cfg, PHPC_K_CONFIG_HOME), false);
 }
 
 /* The full ID of a local image, as podman resolves names (short names,
@@ -39,7 +29,7 @@ static int resolve_id(struct phpc_ctx *ctx, const char *podman, const char *name
 	phpc_strv_add(&a, "--format");
 	phpc_strv_add(&a, "{{.Id}}");
 	phpc_strv_add(&a, phpc_strip_transport(name));
-	_cleanup_strvp_ char **env = podman_env(ctx);
+	_cleanup_strvp_ char **env = phpc_ctx_podman_env(ctx, false);
 	_cleanup_free_ char *out = NULL;
 	int status = 0;
 	int r = phpc_spawn_capture_quiet(a.v, env, &out, &status, err);
@@ -96,7 +86,7 @@ static int build_squash(void *data, const char *image_id, const char *layer_dir,
 		phpc_strv_extend(&a, (char *const *)m);
 		phpc_strv_extend(&a, pod); /* "$@": podman and its flags */
 	}
-	_cleanup_strvp_ char **env = podman_env(b->ctx);
+	_cleanup_strvp_ char **env = phpc_ctx_podman_env(b->ctx, false);
 	int status = 0;
 	int r = phpc_spawn_wait(a.v, env, &status, err);
 	phpc_strv_clear(&a);
@@ -203,7 +193,7 @@ int cmd_pull(struct phpc_ctx *ctx, struct phpc_error **err)
 	_cleanup_strvp_ char **argv = phpc_podman_argv(ctx->cfg, &ctx->cli, NULL, false);
 	free(argv[0]);
 	argv[0] = phpc_xstrdup(podman);
-	_cleanup_strvp_ char **env = podman_env(ctx);
+	_cleanup_strvp_ char **env = phpc_ctx_podman_env(ctx, false);
 	_cleanup_free_ char *out = NULL;
 	int status = 0;
 	r = phpc_spawn_capture(argv, env, &out, NULL, &status, err);

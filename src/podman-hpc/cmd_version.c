@@ -20,7 +20,6 @@ int cmd_version(struct phpc_ctx *ctx, struct phpc_error **err)
 	       PHPC_NERSC_VERSION);
 	fflush(stdout);
 	char *argv[] = {podman, (char *)"--version", NULL};
-	_cleanup_strvp_ char **env =
-	    phpc_podman_env(ctx->envp, phpc_cfg_str(ctx->cfg, PHPC_K_CONFIG_HOME), false);
+	_cleanup_strvp_ char **env = phpc_ctx_podman_env(ctx, false);
 	return phpc_exec(argv, env, err);
 }

@@ -47,6 +47,12 @@ int phpc_ctx_parse_modules(struct phpc_ctx *ctx, struct phpc_error **err);
 /* The same, then what podman needs for them: the hook's annotation and the
  * user's values of rule variables, or volumes without the hook. */
 int phpc_ctx_apply_modules(struct phpc_ctx *ctx, struct phpc_error **err);
+/* podman, the user's global flags and the site's common defaults (podman
+ * global flags too), then words: for the podman calls podman-hpc makes itself. */
+void phpc_ctx_podman_cmd(struct phpc_ctx *ctx, const char *podman, const char *const *words,
+                         struct phpc_strv *out);
+/* The environment podman runs with (see phpc_podman_env). */
+char **phpc_ctx_podman_env(struct phpc_ctx *ctx, bool pmi_fd);
 void phpc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int cmd_podman(struct phpc_ctx *ctx, struct phpc_error **err);

@@ -71,6 +71,20 @@ int phpc_ctx_load_modules(struct phpc_ctx *ctx, struct phpc_error **err)
 	return 0;
 }
 
+void phpc_ctx_podman_cmd(struct phpc_ctx *ctx, const char *podman, const char *const *words,
+                         struct phpc_strv *out)
+{
+	phpc_strv_add(out, podman);
+	phpc_strv_extend(out, ctx->cli.globals.v);
+	phpc_default_args(ctx->cfg, &ctx->cli, PHPC_KIND_OTHER, out);
+	phpc_strv_extend(out, (char *const *)words);
+}
+
+char **phpc_ctx_podman_env(struct phpc_ctx *ctx, bool pmi_fd)
+{
+	return phpc_podman_env(ctx->envp, phpc_cfg_str(ctx->cfg, PHPC_K_CONFIG_HOME), pmi_fd);
+}
+
 int phpc_ctx_podman_path(struct phpc_ctx *ctx, char **out, struct phpc_error **err)
 {
 	const char *bin = phpc_cfg_str(ctx->cfg, PHPC_K_PODMAN_BIN);
