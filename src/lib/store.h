@@ -62,4 +62,55 @@ const char *phpc_strip_transport(const char *name);
 
 const char *phpc_json_str(struct json_object *o, const char *key);
 
+/* A migrate's staging directory. Everything a migrate writes into the squash
+ * store outside the store's lock (the squash file while mksquashfs builds it,
+ * the image's big data, tar-split files) lives in one directory
+ * ".phpc-migrate.tmp.XXXXXX" at the top of the store until the commit moves
+ * it into place. It is created, with its file "lock", under the store's
+ * exclusive lock, and "lock" stays locked (an open file description lock,
+ * fcntl's) for as long as the writer lives: a killed writer's lock goes with
+ * it, and the next writer's phpc_store_sweep removes what it left. */
+struct phpc_staging {
+	char *name;  /* relative to the store's directory */
+	int dirfd;   /* the staging directory */
+	int lock_fd; /* holds the lock; -1 when the staging is gone */
+};
+#define PHPC_STAGING_PREFIX ".phpc-migrate.tmp."
+
+/* Creates a staging directory in s (opened writable, so its lock is held). */
+int phpc_staging_create(struct phpc_store *s, struct phpc_staging *out, struct phpc_error **err);
+/* Removes the staging directory (the lock last) and frees *stg; call it
+ * under the store's lock when the store may be swept meanwhile. */
+void phpc_staging_remove(int store_dirfd, struct phpc_staging *stg);
+
+/* Removes, in s (opened writable), what writers that are provably gone left
+ * behind: staging directories whose lock is free or that have no lock file,
+ * and the temp files of the indexes and link files, which are only written
+ * under the store's lock that s now holds. Never follows a symlink; removes
+ * nothing else. Returns how many it removed. */
+int phpc_store_sweep(struct phpc_store *s);
+/* The patterns: PHPC_STAGING_PREFIX and six letters or digits (mkdtemp's);
+ * ".<file>.tmp.<pid>" for the atomic replacement of <file>. */
+bool phpc_store_is_staging_name(const char *name);
+bool phpc_store_is_temp_of(const char *name, const char *file);
+
+/* The containers of the local store in dir (graph_root, or run_root for
+ * transient ones: overlay-containers/containers.json and
+ * volatile-containers.json, read under containers.lock) created from
+ * image_id, each added to users as "NAME (SHORT-ID)". A missing store has
+ * none. */
+int phpc_store_containers_using(const char *dir, const char *image_id, struct phpc_strv *users,
+                                struct phpc_error **err);
+/* The same for records already loaded. */
+void phpc_containers_using(struct json_object *containers, const char *image_id,
+                           struct phpc_strv *users);
+
+/* Whether the store in dir (read under its images.lock) holds image id; a
+ * missing store holds none. */
+int phpc_store_has_image(const char *dir, const char *id, bool *has, struct phpc_error **err);
+
+/* Whether name is an image or layer id (64 lowercase hex digits): ids from a
+ * store's JSON name files and directories, so no other string may. */
+bool phpc_store_is_id(const char *name);
+
 #endif

@@ -8,6 +8,8 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 
 static char **podman_cmd(struct phpc_ctx *ctx, const char *podman, const char *const *words)
@@ -51,10 +53,60 @@ struct builder {
 	const char *podman;
 	const char *compression;
 	char *mksquashfs; /* resolved path */
+	char *self;       /* this program, to run the guard */
 };
 
+/* The hidden argument of `podman-hpc migrate` that runs the guard of
+ * mksquashfs (phpc_run_guarded) instead of a migrate. */
+#define GUARD_ARG "--phpc-internal-guard"
+
+static int self_path(char **out, struct phpc_error **err)
+{
+	char buf[4096];
+	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+	if (n < 0)
+		return phpc_error_errno(err, errno, "cannot find this program (/proc/self/exe)");
+	buf[n] = '\0';
+	static const char deleted[] = " (deleted)";
+	size_t dl = sizeof(deleted) - 1;
+	if (n >= (ssize_t)sizeof(buf) - 1 || ((size_t)n > dl && streq(buf + n - dl, deleted)))
+		return phpc_error_set(
+		    err, ENOENT, "this program (%s) was removed or replaced while it ran", buf);
+	*out = phpc_xstrdup(buf);
+	return 0;
+}
+
+/* Runs argv with a pipe as stdin whose write end only this process holds,
+ * until argv ends: the guard inside learns from it that we died. */
+static int spawn_watched(char *const *argv, char *const *envp, int *status, struct phpc_error **err)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return phpc_error_errno(err, errno, "pipe");
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[0], STDIN_FILENO);
+	pid_t pid;
+	int r = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[0]);
+	if (r != 0) {
+		close(p[1]);
+		return phpc_error_errno(err, r, "cannot run %s", argv[0]);
+	}
+	r = 0;
+	while (waitpid(pid, status, 0) < 0)
+		if (errno != EINTR) {
+			r = phpc_error_errno(err, errno, "waiting for %s", argv[0]);
+			break;
+		}
+	close(p[1]);
+	return r;
+}
+
 /* Runs mksquashfs inside `podman unshare`, so that a rootless store's files
- * are read with the ids the container sees, using every core. */
+ * are read with the ids the container sees, using every core; under the
+ * guard, so that it does not outlive us. */
 static int build_squash(void *data, const char *image_id, const char *layer_dir, const char *out,
                         struct phpc_error **err)
 {
@@ -70,25 +122,26 @@ static int build_squash(void *data, const char *image_id, const char *layer_dir,
 		phpc_strv_extend(&a, pre);
 	if (layer_dir) {
 		/* one layer: its directory is the image's file system */
-		const char *const m[] = {mksq,     layer_dir,      out,
-		                         "-comp",  b->compression, "-noappend",
-		                         "-quiet", "-no-progress", NULL};
+		const char *const m[] = {b->self,     "migrate", GUARD_ARG,      mksq,
+		                         layer_dir,   out,       "-comp",        b->compression,
+		                         "-noappend", "-quiet",  "-no-progress", NULL};
 		phpc_strv_extend(&a, (char *const *)m);
 	} else {
 		/* several layers: read the image as podman mounts it */
 		static const char *const script =
-		    "id=$1 out=$2 mksq=$3 comp=$4; shift 4; "
+		    "id=$1 out=$2 mksq=$3 comp=$4 self=$5; shift 5; "
 		    "m=$(\"$@\" image mount \"$id\") || exit 125; "
-		    "\"$mksq\" \"$m\" \"$out\" -comp \"$comp\" -noappend -quiet -no-progress; "
+		    "\"$self\" migrate " GUARD_ARG " \"$mksq\" \"$m\" \"$out\" -comp \"$comp\" "
+		    "-noappend -quiet -no-progress; "
 		    "rc=$?; \"$@\" image umount \"$id\" >/dev/null; exit $rc";
-		const char *const m[] = {"/bin/sh", "-c", script,         "sh", image_id,
-		                         out,       mksq, b->compression, NULL};
+		const char *const m[] = {"/bin/sh", "-c", script,         "sh",    image_id,
+		                         out,       mksq, b->compression, b->self, NULL};
 		phpc_strv_extend(&a, (char *const *)m);
 		phpc_strv_extend(&a, pod); /* "$@": podman and its flags */
 	}
 	_cleanup_strvp_ char **env = phpc_ctx_podman_env(b->ctx, false);
 	int status = 0;
-	int r = phpc_spawn_wait(a.v, env, &status, err);
+	int r = spawn_watched(a.v, env, &status, err);
 	phpc_strv_clear(&a);
 	if (r == 0 && phpc_exit_code(status) != 0)
 		r = phpc_error_set(err, EIO,
@@ -103,12 +156,17 @@ static int migrate_id(struct phpc_ctx *ctx, const char *podman, const char *id, 
 {
 	const char *bin = phpc_cfg_str(ctx->cfg, PHPC_K_MKSQUASHFS_BIN);
 	struct builder b = {ctx, podman, comp,
-	                    phpc_find_executable(bin, phpc_env_get(ctx->envp, "PATH"))};
+	                    phpc_find_executable(bin, phpc_env_get(ctx->envp, "PATH")), NULL};
 	if (!b.mksquashfs)
 		return phpc_error_set(err, ENOENT,
 		                      "mksquashfs \"%s\" not found (mksquashfs_bin, set by %s; "
 		                      "install squashfs-tools)",
 		                      bin, ctx->cfg->v[PHPC_K_MKSQUASHFS_BIN].source);
+	int r = self_path(&b.self, err);
+	if (r < 0) {
+		free(b.mksquashfs);
+		return r;
+	}
 	struct phpc_migrate_req req = {
 	    .src_dir = phpc_cfg_str(ctx->cfg, PHPC_K_GRAPH_ROOT),
 	    .dst_dir = ctx->cfg->squash_dir,
@@ -117,16 +175,31 @@ static int migrate_id(struct phpc_ctx *ctx, const char *podman, const char *id, 
 	    .data = &b,
 	};
 	bool already = false;
-	int r = phpc_migrate(&req, &already, err);
+	r = phpc_migrate(&req, &already, err);
 	free(b.mksquashfs);
+	free(b.self);
 	if (r == 0)
 		printf("%s %.12s in %s\n", already ? "Updated the names of" : "Migrated", id,
 		       ctx->cfg->squash_dir);
 	return r;
 }
 
+/* The guard of mksquashfs, run by build_squash inside `podman unshare`:
+ * `podman-hpc migrate --phpc-internal-guard MKSQUASHFS ARGS...`. */
+static int run_guard(struct phpc_ctx *ctx, struct phpc_error **err)
+{
+	char **argv = ctx->cli.args.v + 1;
+	if (!argv[0] || !strchr(argv[0], '/'))
+		return phpc_error_set(err, EINVAL, "%s: which program (a path)?", GUARD_ARG);
+	int status = 0;
+	int r = phpc_run_guarded(argv, ctx->envp, STDIN_FILENO, &status, err);
+	return r < 0 ? r : phpc_exit_code(status);
+}
+
 int cmd_migrate(struct phpc_ctx *ctx, struct phpc_error **err)
 {
+	if (ctx->cli.args.n > 0 && streq(ctx->cli.args.v[0], GUARD_ARG))
+		return run_guard(ctx, err);
 	int r = phpc_ctx_load_config(ctx, err);
 	if (r < 0)
 		return r;
@@ -167,14 +240,32 @@ int cmd_migrate(struct phpc_ctx *ctx, struct phpc_error **err)
 int cmd_rmsqi(struct phpc_ctx *ctx, struct phpc_error **err)
 {
 	int r = phpc_ctx_load_config(ctx, err);
-	if (r == 0 && ctx->cli.args.n == 0)
-		r = phpc_error_set(err, EINVAL, "rmsqi: which image? (podman-hpc rmsqi IMAGE)");
+	struct phpc_rmsqi_req req = {0};
+	_cleanup_strv_ struct phpc_strv names = {0};
 	for (size_t i = 0; r == 0 && i < ctx->cli.args.n; i++) {
-		struct phpc_strv notes = {0};
-		r = phpc_rmsqi(ctx->cfg->squash_dir, ctx->cli.args.v[i], &notes, err);
+		const char *a = ctx->cli.args.v[i];
+		if (streq(a, "--force") || streq(a, "-f"))
+			req.force = true;
+		else if (a[0] == '-')
+			r = phpc_error_set(err, EINVAL,
+			                   "rmsqi: unknown option \"%s\" (usage: podman-hpc rmsqi "
+			                   "[--force] IMAGE...)",
+			                   a);
+		else
+			phpc_strv_add(&names, a);
+	}
+	if (r == 0 && names.n == 0)
+		r = phpc_error_set(err, EINVAL, "rmsqi: which image? (podman-hpc rmsqi IMAGE)");
+	if (r == 0) {
+		req.dst_dir = ctx->cfg->squash_dir;
+		req.graph_root = phpc_cfg_str(ctx->cfg, PHPC_K_GRAPH_ROOT);
+		req.run_root = phpc_cfg_str(ctx->cfg, PHPC_K_RUN_ROOT);
+	}
+	for (size_t i = 0; r == 0 && i < names.n; i++) {
+		_cleanup_strv_ struct phpc_strv notes = {0};
+		r = phpc_rmsqi(&req, names.v[i], &notes, err);
 		for (size_t k = 0; k < notes.n; k++)
 			printf("%s\n", notes.v[k]);
-		phpc_strv_clear(&notes);
 	}
 	return r;
 }

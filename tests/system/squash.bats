@@ -9,8 +9,10 @@ load ../lib/registry
 setup_file() {
 	phpc_env
 	ensure_image
-	# the squash store lives outside /tmp: a compute node gets its own /tmp
-	export SQ_BASE=/var/tmp/phpc-squash-test-$(id -u)
+	# the squash store lives outside /tmp: a compute node gets its own /tmp;
+	# named after the test base, so that two runs do not share it
+	SQ_BASE=/var/tmp/$(basename "$(phpc_base)")-squash
+	export SQ_BASE
 	rm -rf "$SQ_BASE"
 	mkdir -p "$SQ_BASE"
 }
@@ -23,6 +25,21 @@ teardown_file() {
 setup() {
 	phpc_env
 	export SQUASH_DIR=$SQ_BASE/$BATS_TEST_NUMBER
+}
+
+teardown() {
+	if mountpoint -q "$SQUASH_DIR"; then
+		umount "$SQUASH_DIR"
+	fi
+	# the containers a test left on its node (node_env)
+	if [ -d "$BATS_TEST_TMPDIR/node/storage" ]; then
+		node_env
+		"$PHPC" rm -af -t 0 >/dev/null 2>&1 || true
+		# a user cannot remove files of the image's other ids himself
+		if [ "$(id -u)" -ne 0 ]; then
+			"$PHPC" unshare rm -rf "$BATS_TEST_TMPDIR/node" >/dev/null 2>&1 || true
+		fi
+	fi
 }
 
 # Runs podman-hpc on a "compute node": a node-local store that is empty, and
@@ -182,6 +199,155 @@ RUN echo other > /other"
 	[ "$output" = "completed" ]
 }
 
+# A stand-in for mksquashfs: the real one writes the whole file, then it
+# records its pid in $1 and runs on as if it were still writing.
+slow_mksquashfs() {
+	local mk=$BATS_TEST_TMPDIR/mksquashfs
+	printf '#!/bin/sh\n"%s" "$@" || exit\necho $$ >"%s"\nexec sleep 120\n' \
+		"$(command -v mksquashfs)" "$1" >"$mk"
+	chmod +x "$mk"
+	echo "$mk"
+}
+
+@test "kill -9 of migrate kills mksquashfs too; the next migrate removes what it left" {
+	"$PHPC" build -q -t localhost/phpc-kill2 - >/dev/null <<<"FROM $IMG
+RUN echo two > /two"
+	running=$BATS_TEST_TMPDIR/running
+	mk=$(slow_mksquashfs "$running")
+	for trial in 1 2 3 4 5; do
+		# one layer (read directly) and two layers (podman mounts the image)
+		img=$IMG
+		[ $((trial % 2)) -eq 0 ] && img=localhost/phpc-kill2
+		rm -f "$running"
+		PODMANHPC_MKSQUASHFS_BIN=$mk "$PHPC" migrate "$img" >/dev/null 2>&1 &
+		pid=$!
+		for _ in $(seq 300); do [ -s "$running" ] && break; sleep 0.1; done
+		[ -s "$running" ]
+		# only podman-hpc is killed: what it started must go by itself
+		kill -9 "$pid"
+		wait "$pid" || true
+		mpid=$(cat "$running")
+		for _ in $(seq 50); do kill -0 "$mpid" 2>/dev/null || break; sleep 0.1; done
+		if kill -0 "$mpid" 2>/dev/null; then
+			echo "trial $trial: mksquashfs $mpid outlived podman-hpc"
+			return 1
+		fi
+	done
+	# no process of these runs is left (each named the squash store)
+	sleep 1
+	run pgrep -u "$(id -u)" -f -- "$SQUASH_DIR/"
+	[ "$status" -eq 1 ]
+	# each migrate removed what the one before left: one staging directory
+	# is left, with a full-size squash file
+	[ "$(find "$SQUASH_DIR" -name '*.tmp*' | wc -l)" -eq 1 ]
+	[ -s "$(find "$SQUASH_DIR" -name '*.tmp*')/squash" ]
+	# the store is valid and lists neither image
+	run "$PHPC" images --format '{{.Repository}} {{.ReadOnly}}'
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"true"* ]]
+	[ "$(squash_store_json)" = "-" ]
+	# one more migrate completes it and removes every leftover
+	run "$PHPC" migrate "$IMG"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "Migrated "* ]]
+	[ -z "$(find "$SQUASH_DIR" -name '*.tmp*')" ]
+	[ "$(squash_store_json)" = "$IMG:latest" ]
+	run on_node "$PHPC" run --rm "$IMG" echo completed
+	[ "$output" = "completed" ]
+	"$PHPC" rmi localhost/phpc-kill2 >/dev/null
+}
+
+@test "the sweep removes only dead writers' leftovers of our patterns, never through a symlink" {
+	"$PHPC" migrate "$IMG" >/dev/null
+	d=$SQUASH_DIR
+	mkdir "$d/.phpc-migrate.tmp.dead01" # no lock file: its writer died creating it
+	echo x >"$d/.phpc-migrate.tmp.dead01/squash"
+	mkdir "$d/.phpc-migrate.tmp.dead02" # a free lock: its writer is gone
+	: >"$d/.phpc-migrate.tmp.dead02/lock"
+	mkdir "$d/.phpc-migrate.tmp.live01" # a held lock: its writer is alive
+	: >"$d/.phpc-migrate.tmp.live01/lock"
+	mkdir "$BATS_TEST_TMPDIR/victim" && echo keep >"$BATS_TEST_TMPDIR/victim/file"
+	ln -s "$BATS_TEST_TMPDIR/victim" "$d/.phpc-migrate.tmp.symlnk"
+	mkdir "$d/.phpc-migrate.tmp.toolong" "$d/phpc-migrate.tmp.nodot1"
+	echo '[]' >"$d/overlay-images/.images.json.tmp.4242"
+	echo '[]' >"$d/overlay-images/.other.json.tmp.4242"
+	# the lock is held (an fcntl lock) by a process that lives on
+	python3 -c 'import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(600)' "$d/.phpc-migrate.tmp.live01/lock" "$BATS_TEST_TMPDIR/locked" &
+	holder=$!
+	for _ in $(seq 50); do [ -e "$BATS_TEST_TMPDIR/locked" ] && break; sleep 0.1; done
+	"$PHPC" tag "$IMG" localhost/phpc-sweep
+	run "$PHPC" migrate localhost/phpc-sweep # any migrate sweeps
+	kill "$holder"
+	wait "$holder" || true
+	[ "$status" -eq 0 ]
+	run env LC_ALL=C ls -A "$d"
+	[ "$output" = "$(printf '%s\n' .phpc-migrate.tmp.live01 .phpc-migrate.tmp.symlnk \
+		.phpc-migrate.tmp.toolong overlay overlay-images overlay-layers phpc-migrate.tmp.nodot1)" ]
+	[ "$(cat "$BATS_TEST_TMPDIR/victim/file")" = "keep" ]
+	[ -e "$d/overlay-images/.other.json.tmp.4242" ]
+	[ ! -e "$d/overlay-images/.images.json.tmp.4242" ]
+	# once its writer is gone, the next one removes it
+	run "$PHPC" rmsqi localhost/phpc-sweep
+	[ "$status" -eq 0 ]
+	[ ! -e "$d/.phpc-migrate.tmp.live01" ]
+	"$PHPC" rmi localhost/phpc-sweep >/dev/null
+}
+
+# A "compute node" whose local store lasts for the test (on_node's, as root,
+# goes with its mount namespace) and does not hold the image itself.
+node_env() {
+	local node=$BATS_TEST_TMPDIR/node
+	export PODMANHPC_GRAPH_ROOT=$node/storage PODMANHPC_RUN_ROOT=$node/run \
+		PODMANHPC_CONFIG_HOME=$node/config
+}
+
+@test "rmsqi refuses an image that a stopped or a running container uses, unless --force" {
+	"$PHPC" migrate "$IMG" >/dev/null
+	node_env
+	"$PHPC" create --name phpc-stopped "$IMG" true >/dev/null
+	sid=$("$PHPC" inspect --format '{{.Id}}' phpc-stopped)
+	"$PHPC" run -d --name phpc-running "$IMG" sleep 300 >/dev/null
+	rid=$("$PHPC" inspect --format '{{.Id}}' phpc-running)
+	run "$PHPC" rmsqi "$IMG"
+	assert_phpc_error "is used by containers" "phpc-stopped (${sid:0:12})" \
+		"phpc-running (${rid:0:12})" "remove them first" "--force"
+	[ "$(squash_store_json)" = "$IMG:latest" ]
+	run "$PHPC" run --rm "$IMG" echo still runs
+	[ "$output" = "still runs" ]
+	# the running one alone, then the stopped one alone
+	"$PHPC" rm phpc-stopped >/dev/null
+	run "$PHPC" rmsqi "$IMG"
+	assert_phpc_error "is used by container phpc-running (${rid:0:12}): remove it first"
+	"$PHPC" rm -f -t 0 phpc-running >/dev/null
+	"$PHPC" create --name phpc-stopped "$IMG" true >/dev/null
+	sid=$("$PHPC" inspect --format '{{.Id}}' phpc-stopped)
+	run "$PHPC" rmsqi "$IMG"
+	assert_phpc_error "is used by container phpc-stopped (${sid:0:12})"
+	run "$PHPC" rmsqi --force "$IMG"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "removed "*"still used by phpc-stopped (${sid:0:12})"* ]]
+	[ "$(squash_store_json)" = "-" ]
+	"$PHPC" rm phpc-stopped >/dev/null
+}
+
+@test "rmsqi: a container of a local store that holds the image itself does not use the squashed copy" {
+	"$PHPC" migrate "$IMG" >/dev/null
+	# the local store has the image: its containers use their local copy
+	"$PHPC" create --name phpc-local-user "$IMG" true >/dev/null
+	run "$PHPC" rmsqi "$IMG"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "removed "* ]]
+	run "$PHPC" start -a phpc-local-user
+	[ "$status" -eq 0 ]
+	"$PHPC" rm phpc-local-user >/dev/null
+	run "$PHPC" rmsqi -x "$IMG"
+	assert_phpc_error "rmsqi: unknown option \"-x\""
+}
+
 @test "two migrates of different images into one store at once both succeed" {
 	"$PHPC" build -q -t localhost/phpc-other - >/dev/null <<<"FROM $IMG
 RUN echo x > /x"
@@ -198,7 +364,7 @@ RUN echo x > /x"
 		skip "needs root to mount a small file system"
 	fi
 	mkdir -p "$SQUASH_DIR"
-	mount -t tmpfs -o size=512k tmpfs "$SQUASH_DIR"
+	mount -t tmpfs -o size=512k,mode=0755 tmpfs "$SQUASH_DIR"
 	"$PHPC" images >/dev/null # initialises the store
 	before=$(cat "$SQUASH_DIR/overlay-images/images.json" "$SQUASH_DIR/overlay-layers/layers.json")
 	run "$PHPC" migrate "$IMG"
