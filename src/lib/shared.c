@@ -42,6 +42,34 @@ double phpc_shared_scale(double base, int ntasks)
 	return base * round(1.0 + log2(ntasks > 0 ? ntasks : 1));
 }
 
+enum phpc_shared_verdict phpc_shared_wait_verdict(bool ready, bool failed,
+                                                  enum phpc_shared_leader leader, bool timed_out)
+{
+	if (failed)
+		return PHPC_WAIT_FAILED;
+	if (ready)
+		return PHPC_WAIT_READY;
+	if (leader == PHPC_LEADER_GONE)
+		return PHPC_WAIT_LEADER_GONE;
+	return timed_out ? PHPC_WAIT_TIMEOUT : PHPC_WAIT_MORE;
+}
+
+double phpc_shared_poll_wait(double left, double poll_s, double leader_check_s,
+                             enum phpc_shared_leader leader)
+{
+	double w = poll_s;
+	if (leader != PHPC_LEADER_UNKNOWN && leader_check_s < w)
+		w = leader_check_s;
+	if (left < w)
+		w = left;
+	return w > 0 ? w : 0;
+}
+
+bool phpc_shared_remove_on_leave(long joined, int ntasks, bool started)
+{
+	return !started || joined >= ntasks;
+}
+
 char *phpc_shared_key(char *const *envp, uid_t uid, pid_t launcher)
 {
 	const char *job = phpc_env_get(envp, "SLURM_JOB_ID");

@@ -18,6 +18,42 @@ int phpc_shared_ntasks(const char *value, const char *pattern, int *out, struct 
  * round(base * (1 + log2 n) / base) * base, i.e. base * round(1 + log2 n). */
 double phpc_shared_scale(double base, int ntasks);
 
+/* What a waiting task knows of local task 0, which holds a lock on the
+ * step's "leader" file from before it starts the container until it has
+ * written the state file or the failure file. */
+enum phpc_shared_leader {
+	PHPC_LEADER_UNKNOWN,  /* no lock file yet: task 0 has not arrived */
+	PHPC_LEADER_STARTING, /* it holds the lock */
+	PHPC_LEADER_GONE,     /* the lock is free: it has finished or died */
+};
+
+enum phpc_shared_verdict {
+	PHPC_WAIT_MORE,
+	PHPC_WAIT_READY,       /* the container is up */
+	PHPC_WAIT_FAILED,      /* task 0 could not start it and said why */
+	PHPC_WAIT_LEADER_GONE, /* task 0 ended without starting it or saying why */
+	PHPC_WAIT_TIMEOUT,
+};
+
+/* The waiting task's verdict. leader must be observed before the files are
+ * read: task 0 writes its file before releasing the lock, so a free lock seen
+ * first and no file seen after means it is gone without a word (killed). */
+enum phpc_shared_verdict phpc_shared_wait_verdict(bool ready, bool failed,
+                                                  enum phpc_shared_leader leader, bool timed_out);
+
+/* How long a waiting task sleeps before looking again (seconds): the scaled
+ * poll interval, but at most leader_check_s once task 0's lock file exists
+ * (the kernel frees the lock of a killed task without a file event that
+ * would come after it), and never past the deadline. */
+double phpc_shared_poll_wait(double left, double poll_s, double leader_check_s,
+                             enum phpc_shared_leader leader);
+
+/* Whether the last task to leave (the one that gets the step's lock
+ * exclusively) removes the state directory: always, except while the
+ * container is up and a task has yet to arrive and join it (joined of
+ * ntasks have registered). */
+bool phpc_shared_remove_on_leave(long joined, int ntasks, bool started);
+
 /* The step's key: unique per user, job step and node ("shared-<uid>-<job>.<step>",
  * or "shared-<uid>-p<launcher pid>" outside Slurm). */
 char *phpc_shared_key(char *const *envp, uid_t uid, pid_t launcher);

@@ -33,6 +33,7 @@ static inline void phpc_fclosep(FILE **f)
 #define _cleanup_free_   __attribute__((cleanup(phpc_freep)))
 #define _cleanup_close_  __attribute__((cleanup(phpc_closep)))
 #define _cleanup_fclose_ __attribute__((cleanup(phpc_fclosep)))
+#define _cleanup_(f)     __attribute__((cleanup(f)))
 
 /* Hands ownership out of a cleanup-managed variable. */
 static inline void *phpc_steal(void *pp)
@@ -43,6 +44,15 @@ static inline void *phpc_steal(void *pp)
 	return r;
 }
 #define steal_pointer(pp) phpc_steal(pp)
+
+/* Hands ownership of an fd out of a _cleanup_close_ variable. */
+static inline int phpc_steal_fd(int *fd)
+{
+	int r = *fd;
+	*fd = -1;
+	return r;
+}
+#define steal_fd(fdp) phpc_steal_fd(fdp)
 
 /* The programs are short-lived: running out of memory aborts (conventions 3). */
 void *phpc_xmalloc(size_t n);

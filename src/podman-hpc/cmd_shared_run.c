@@ -10,17 +10,31 @@
  * no podman call per task (NERSC's podman exec took ~125 ms per task, #117,
  * #118). podman exec is the fallback when joining fails.
  *
- * Every task holds a shared flock on the step's lock file while it lives.
- * A monitor started by task 0, detached from the step, waits until all
- * tasks have registered (or the start timeout passed), then takes the lock
- * exclusively, which the kernel grants only once every task has exited, even
- * killed by scancel; then it removes the container and the state. No task
- * ever waits for another's end, so a dying task makes nobody hang. */
+ * Task 0 holds an exclusive flock on the step's "leader" file from before it
+ * prepares anything until it has written the state file (or the "failed"
+ * file with its reason). The kernel releases that lock when task 0 ends, even
+ * killed with SIGKILL, so a free lock and no file means task 0 died first:
+ * the waiting tasks see it within a fraction of a second instead of waiting
+ * for the timeout, which remains for a task 0 that never arrives.
+ *
+ * Every task holds a shared flock on the step's "tasks.lock" while it lives.
+ * A task leaving takes it exclusively without waiting: granted, it is the
+ * last one, and it removes the state directory, unless the container is up
+ * and a task has yet to arrive. A monitor started by task 0, detached from
+ * the step, waits until all tasks have registered (or the start timeout
+ * passed), then takes the lock exclusively, which the kernel grants only once
+ * every task has exited, even killed by scancel; then it removes the
+ * container and the state. The directory is removed only under the exclusive
+ * lock, and an arriving task checks, once it holds its shared lock, that its
+ * directory and lock file are still the ones in place (else it starts over),
+ * so a removal never strands a task that was just arriving. No task ever
+ * waits for another's end, so a dying task makes nobody hang. */
 #include "commands.h"
 #include "fsutil.h"
 #include "nsjoin.h"
 #include "oci.h"
 #include "proc.h"
+#include "safedir.h"
 #include "shared.h"
 #include "util.h"
 
@@ -40,8 +54,10 @@ struct sr {
 	char *podman;
 	char *key;
 	char *dir;
-	int dirfd;
-	int lockfd;
+	int parentfd; /* run_root/shared-run */
+	int dirfd;    /* run_root/shared-run/KEY */
+	int lockfd;   /* tasks.lock, shared while this task lives */
+	int leaderfd; /* task 0: leader, exclusive until the container is up */
 	int ntasks;
 	bool leader;
 	double poll_s, timeout_s;
@@ -54,6 +70,91 @@ static double now(void)
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* A killed task 0's lock is free within this time of its end (seconds). */
+#define LEADER_CHECK_S 0.05
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* Whether the directory and lock file this task holds are still the step's:
+ * a last task may have removed them just before this one got its lock. */
+static bool still_current(const struct sr *s, int lockfd)
+{
+	struct stat d, n, l, m;
+	return fstat(s->dirfd, &d) == 0 &&
+	       fstatat(s->parentfd, s->key, &n, AT_SYMLINK_NOFOLLOW) == 0 && same_file(&d, &n) &&
+	       fstat(lockfd, &l) == 0 &&
+	       fstatat(s->dirfd, "tasks.lock", &m, AT_SYMLINK_NOFOLLOW) == 0 && same_file(&l, &m);
+}
+
+/* Creates or opens the step's directory and takes the shared lock that
+ * keeps it, and the container, while this task lives. */
+static int enter(struct sr *s, const char *what, struct phpc_error **err)
+{
+	for (int attempt = 0; attempt < 100; attempt++) {
+		int fd = phpc_dir_open(s->dir, PHPC_DIR_PRIVATE, getuid(), what, err);
+		if (fd == -ENOENT && attempt < 99) {
+			/* removed between its creation and our opening it */
+			phpc_error_free(*err);
+			*err = NULL;
+			continue;
+		}
+		if (fd < 0)
+			return fd;
+		s->dirfd = fd;
+		fd =
+		    openat(s->dirfd, "tasks.lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != ENOENT)
+			return phpc_error_errno(err, errno, "cannot create %s/tasks.lock", s->dir);
+		if (fd >= 0 && flock(fd, LOCK_SH) < 0) {
+			int e = errno;
+			close(fd);
+			return phpc_error_errno(err, e, "cannot lock %s/tasks.lock", s->dir);
+		}
+		if (fd >= 0 && still_current(s, fd)) {
+			s->lockfd = fd;
+			return 0;
+		}
+		if (fd >= 0)
+			close(fd);
+		close(s->dirfd);
+		s->dirfd = -1;
+	}
+	return phpc_error_set(err, EAGAIN, "%s keeps being removed while this task enters it",
+	                      s->dir);
+}
+
+/* Task 0's lock, taken before the file is visible under its name: a waiting
+ * task that finds the file finds it locked until task 0 lets go. */
+static int take_leader(struct sr *s, struct phpc_error **err)
+{
+	_cleanup_free_ char *tmp = phpc_xasprintf(".leader.%d", (int)getpid());
+	unlinkat(s->dirfd, tmp, 0); /* a leftover of a killed process with our pid */
+	_cleanup_close_ int fd =
+	    openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return phpc_error_errno(err, errno, "cannot create %s/%s", s->dir, tmp);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 || dprintf(fd, "%d", (int)getpid()) < 0 ||
+	    renameat(s->dirfd, tmp, s->dirfd, "leader") < 0) {
+		int e = errno;
+		unlinkat(s->dirfd, tmp, 0);
+		return phpc_error_errno(err, e, "cannot create %s/leader", s->dir);
+	}
+	s->leaderfd = phpc_steal_fd(&fd);
+	return 0;
+}
+
+/* Task 0 has started the container or written why not: it says so in its
+ * lock file, for the monitor ("PID started" or "PID failed"), and lets go. */
+static void leader_done(struct sr *s, bool up)
+{
+	dprintf(s->leaderfd, " %s\n", up ? "started" : "failed");
+	close(s->leaderfd);
+	s->leaderfd = -1;
 }
 
 static int setup(struct sr *s, struct phpc_error **err)
@@ -84,47 +185,118 @@ static int setup(struct sr *s, struct phpc_error **err)
 		                      "(podman-hpc shared-run [options] IMAGE COMMAND...)");
 	s->cmd = phpc_strv_steal(&cmd);
 	s->key = phpc_shared_key(ctx->envp, getuid(), getppid());
-	s->dir = phpc_xasprintf("%s/shared-run/%s", phpc_cfg_str(cfg, PHPC_K_RUN_ROOT), s->key);
-	s->dirfd = phpc_mkdir_p_open(s->dir, 0700, true, err);
-	if (s->dirfd < 0)
-		return s->dirfd;
-	/* the lock that keeps the container alive while this task lives */
-	s->lockfd = openat(s->dirfd, "tasks.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (s->lockfd < 0 || flock(s->lockfd, LOCK_SH) < 0)
-		return phpc_error_errno(err, errno, "cannot lock %s/tasks.lock", s->dir);
-	int fd = openat(s->dirfd, "joined", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, "x", 1) != 1)
-		return phpc_error_errno(err, errno, "cannot register in %s", s->dir);
+	/* below a world-writable /tmp another user could have made these
+	 * first: they are walked and created without following a symlink and
+	 * must be the user's, mode 0700 */
+	_cleanup_free_ char *what = phpc_xasprintf("run_root (%s)", cfg->v[PHPC_K_RUN_ROOT].source);
+	_cleanup_free_ char *parent =
+	    phpc_xasprintf("%s/shared-run", phpc_cfg_str(cfg, PHPC_K_RUN_ROOT));
+	s->dir = phpc_xasprintf("%s/%s", parent, s->key);
+	s->parentfd = phpc_dir_open(parent, PHPC_DIR_PRIVATE, getuid(), what, err);
+	if (s->parentfd < 0)
+		return s->parentfd;
+	r = enter(s, what, err);
+	if (r == 0 && s->leader)
+		r = take_leader(s, err);
+	if (r < 0)
+		return r;
+	int fd = openat(s->dirfd, "joined", O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	                0600);
+	if (fd < 0 || write(fd, "x", 1) != 1) {
+		r = phpc_error_errno(err, errno, "cannot register in %s", s->dir);
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
 	close(fd);
 	return 0;
 }
 
+/* Has task 0 written the state file (the container is up)? */
+static bool started(const struct sr *s)
+{
+	struct stat st;
+	return fstatat(s->dirfd, "state.json", &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Every way out of a task that entered the step: the last one removes the
+ * state directory (see the top of this file). */
+static void leave(struct sr *s)
+{
+	if (s->leaderfd >= 0) {
+		close(s->leaderfd);
+		s->leaderfd = -1;
+	}
+	if (s->lockfd < 0)
+		return;
+	if (flock(s->lockfd, LOCK_EX | LOCK_NB) == 0 && still_current(s, s->lockfd)) {
+		struct stat st;
+		long joined = fstatat(s->dirfd, "joined", &st, AT_SYMLINK_NOFOLLOW) == 0
+		                  ? (long)st.st_size
+		                  : 0;
+		if (phpc_shared_remove_on_leave(joined, s->ntasks, started(s)))
+			phpc_rm_rf_at(s->parentfd, s->key);
+	}
+	close(s->lockfd);
+	s->lockfd = -1;
+}
+
 /* ---- the monitor: removes the container once every task has gone ---------- */
 
-static void monitor(struct sr *s)
+/* Is the step's directory still in place (not removed by a last task)? */
+static bool dir_present(const struct sr *s)
 {
-	_cleanup_free_ char *lock = phpc_xasprintf("%s/tasks.lock", s->dir);
-	_cleanup_free_ char *joined = phpc_xasprintf("%s/joined", s->dir);
-	double deadline = now() + 2 * s->timeout_s + 5;
-	struct stat st;
-	while (now() < deadline && (stat(joined, &st) < 0 || st.st_size < s->ntasks))
-		usleep(50000);
-	int fd = open(lock, O_RDWR | O_CLOEXEC);
-	if (fd >= 0)
-		flock(fd, LOCK_EX); /* granted when the last task has exited */
+	struct stat d, n;
+	return fstat(s->dirfd, &d) == 0 &&
+	       fstatat(s->parentfd, s->key, &n, AT_SYMLINK_NOFOLLOW) == 0 && same_file(&d, &n);
+}
+
+/* podman rm --force of the step's container: whether there was one (podman
+ * names what it removed; --force makes a missing one no error). */
+static bool remove_container(struct sr *s)
+{
 	struct phpc_strv a = {0};
 	static const char *const rm[] = {"rm", "--force", "--time", "0", NULL};
 	phpc_ctx_podman_cmd(s->ctx, s->podman, rm, &a);
 	phpc_strv_add(&a, s->key);
 	_cleanup_strvp_ char **env = phpc_ctx_podman_env(s->ctx, false);
+	_cleanup_free_ char *out = NULL;
 	int status = 0;
-	phpc_spawn_wait(a.v, env, &status, NULL);
+	int r = phpc_spawn_capture_quiet(a.v, env, &out, &status, NULL);
 	phpc_strv_clear(&a);
-	_cleanup_free_ char *parent =
-	    phpc_xasprintf("%s/shared-run", phpc_cfg_str(s->ctx->cfg, PHPC_K_RUN_ROOT));
-	int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (pfd >= 0)
-		phpc_rm_rf_at(pfd, s->key);
+	return r == 0 && out && out[strspn(out, " \n")];
+}
+
+static void monitor(struct sr *s)
+{
+	double start = now(), deadline = start + 2 * s->timeout_s + 5;
+	/* task 0's last word goes there (leader_done); read once every task
+	 * has gone, when the directory may be gone too */
+	_cleanup_close_ int lfd = openat(s->dirfd, "leader", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	while (
+	    now() < deadline && dir_present(s) &&
+	    (fstatat(s->dirfd, "joined", &st, AT_SYMLINK_NOFOLLOW) < 0 || st.st_size < s->ntasks))
+		usleep(50000);
+	int fd = openat(s->dirfd, "tasks.lock", O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd >= 0)
+		flock(fd, LOCK_EX); /* granted when the last task has exited */
+	char word[64] = {0};
+	bool done = lfd >= 0 && pread(lfd, word, sizeof(word) - 1, 0) > 0 && strchr(word, ' ');
+	bool removed = remove_container(s);
+	/* still under the exclusive lock: an arriving task waits for it, then
+	 * sees that its directory is gone and makes a new one */
+	if (fd >= 0 && still_current(s, fd))
+		phpc_rm_rf_at(s->parentfd, s->key);
+	if (fd >= 0)
+		close(fd);
+	/* Task 0 died while starting the container: its podman run, left
+	 * running, may still create it, as long as the tasks would have waited
+	 * for it. */
+	while (!done && !removed && now() < start + s->timeout_s + 5) {
+		sleep(1);
+		removed = remove_container(s);
+	}
 	_exit(0);
 }
 
@@ -144,12 +316,15 @@ static int start_monitor(struct sr *s, struct phpc_error **err)
 	setsid();
 	if (fork() != 0)
 		_exit(0);
-	close(s->lockfd); /* its shared lock would block its own exclusive one */
+	/* its shared lock would block its own exclusive one, and task 0's
+	 * lock must go with task 0 */
+	close(s->lockfd);
+	close(s->leaderfd);
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	for (int fd = 0; fd < 3; fd++)
 		dup2(null, fd);
 	for (int fd = 3; fd < 1024; fd++)
-		if (fd != s->dirfd)
+		if (fd != s->dirfd && fd != s->parentfd)
 			close(fd);
 	monitor(s);
 	return 0;
@@ -220,46 +395,99 @@ static int start_container(struct sr *s, struct phpc_error **err)
 
 /* ---- every task: wait for the container ------------------------------------ */
 
+/* A small file of the state directory, or NULL; never through a symlink. */
+static char *read_state_file(const struct sr *s, const char *name)
+{
+	_cleanup_close_ int fd = openat(s->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	char *text = NULL;
+	if (fd < 0 || phpc_read_fd(fd, name, &text, NULL, NULL) < 0)
+		return NULL;
+	return text;
+}
+
+/* Looks at task 0's lock (opening its file once it exists: *fd, *pid). */
+static enum phpc_shared_leader observe_leader(const struct sr *s, int *fd, long *pid)
+{
+	if (*fd < 0) {
+		*fd = openat(s->dirfd, "leader", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (*fd < 0)
+			return PHPC_LEADER_UNKNOWN;
+		char buf[32] = {0};
+		if (pread(*fd, buf, sizeof(buf) - 1, 0) > 0)
+			*pid = strtol(buf, NULL, 10);
+	}
+	if (flock(*fd, LOCK_SH | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? PHPC_LEADER_STARTING : PHPC_LEADER_UNKNOWN;
+	flock(*fd, LOCK_UN);
+	return PHPC_LEADER_GONE;
+}
+
+static int leader_gone(const struct sr *s, long pid, struct phpc_error **err)
+{
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	_cleanup_free_ char *who =
+	    pid > 0 ? phpc_xasprintf("%s, pid %ld", host, pid) : phpc_xstrdup(host);
+	return phpc_error_set(err, EIO,
+	                      "local task 0 on this node (%s) exited before the shared container "
+	                      "of this step was started: its own error message says why; if it "
+	                      "has none, it was killed (see the job's output for task 0 and the "
+	                      "node's slurmd log)",
+	                      who);
+}
+
+static int parse_state(const struct sr *s, const char *text, pid_t *pid, char **config,
+                       struct phpc_error **err)
+{
+	struct json_object *o = json_tokener_parse(text), *p = NULL, *c = NULL;
+	int r = 0;
+	if (o && json_object_object_get_ex(o, "pid", &p) &&
+	    json_object_object_get_ex(o, "config", &c) && json_object_get_int64(p) > 0) {
+		*pid = (pid_t)json_object_get_int64(p);
+		*config = phpc_xstrdup(json_object_get_string(c));
+	} else {
+		r = phpc_error_set(err, EINVAL, "%s/state.json is not valid", s->dir);
+	}
+	if (o)
+		json_object_put(o);
+	return r;
+}
+
 static int wait_state(struct sr *s, pid_t *pid, char **config, struct phpc_error **err)
 {
-	int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	_cleanup_close_ int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	/* IN_CLOSE_WRITE also comes when a killed task 0's files are closed */
 	if (ifd >= 0)
 		inotify_add_watch(ifd, s->dir, IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE);
+	_cleanup_close_ int lfd = -1;
+	long leader_pid = 0;
 	double deadline = now() + s->timeout_s;
-	int r = -ETIMEDOUT;
 	for (;;) {
-		_cleanup_free_ char *text = NULL;
-		if (phpc_read_file(s->dirfd, "failed", &text, NULL, NULL) == 0) {
-			r = phpc_error_set(
-			    err, EIO, "the shared container of this step did not start: %s", text);
-			break;
-		}
-		if (phpc_read_file(s->dirfd, "state.json", &text, NULL, NULL) == 0) {
-			struct json_object *o = json_tokener_parse(text), *p = NULL, *c = NULL;
-			if (o && json_object_object_get_ex(o, "pid", &p) &&
-			    json_object_object_get_ex(o, "config", &c) &&
-			    json_object_get_int64(p) > 0) {
-				*pid = (pid_t)json_object_get_int64(p);
-				*config = phpc_xstrdup(json_object_get_string(c));
-				r = 0;
-			} else {
-				r = phpc_error_set(err, EINVAL, "%s/state.json is not valid",
-				                   s->dir);
-			}
-			if (o)
-				json_object_put(o);
-			break;
-		}
+		/* the lock first, then the files: see phpc_shared_wait_verdict */
+		enum phpc_shared_leader leader = observe_leader(s, &lfd, &leader_pid);
+		_cleanup_free_ char *failed = read_state_file(s, "failed");
+		_cleanup_free_ char *state = failed ? NULL : read_state_file(s, "state.json");
 		double left = deadline - now();
-		if (left <= 0) {
-			r = phpc_error_set(
+		switch (
+		    phpc_shared_wait_verdict(state != NULL, failed != NULL, leader, left <= 0)) {
+		case PHPC_WAIT_READY:
+			return parse_state(s, state, pid, config, err);
+		case PHPC_WAIT_FAILED:
+			return phpc_error_set(err, EIO,
+			                      "the shared container of this step did not start: %s",
+			                      failed);
+		case PHPC_WAIT_LEADER_GONE:
+			return leader_gone(s, leader_pid, err);
+		case PHPC_WAIT_TIMEOUT:
+			return phpc_error_set(
 			    err, ETIMEDOUT,
 			    "timed out after %gs waiting for local task 0 to start the "
 			    "shared container (wait_timeout, scaled for %d tasks)",
 			    s->timeout_s, s->ntasks);
+		case PHPC_WAIT_MORE:
 			break;
 		}
-		double wait = left < s->poll_s ? left : s->poll_s;
+		double wait = phpc_shared_poll_wait(left, s->poll_s, LEADER_CHECK_S, leader);
 		struct pollfd p = {.fd = ifd, .events = POLLIN};
 		char buf[4096];
 		if (ifd >= 0 && poll(&p, 1, (int)(wait * 1000) + 1) > 0)
@@ -268,9 +496,6 @@ static int wait_state(struct sr *s, pid_t *pid, char **config, struct phpc_error
 		else if (ifd < 0)
 			usleep((useconds_t)(wait * 1e6));
 	}
-	if (ifd >= 0)
-		close(ifd);
-	return r;
 }
 
 /* ---- every task: join and run ------------------------------------------------ */
@@ -408,7 +633,7 @@ static int run_joined(struct sr *s, pid_t cpid, const char *config, int *code,
 	*code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	if (WIFSIGNALED(st)) {
 		/* end the same way, so that srun reports the signal */
-		flock(s->lockfd, LOCK_UN);
+		leave(s);
 		signal(WTERMSIG(st), SIG_DFL);
 		raise(WTERMSIG(st));
 	}
@@ -449,7 +674,7 @@ static int run_exec(struct sr *s, int *code, struct phpc_error **err)
 
 int cmd_shared_run(struct phpc_ctx *ctx, struct phpc_error **err)
 {
-	struct sr s = {.ctx = ctx, .dirfd = -1, .lockfd = -1};
+	struct sr s = {.ctx = ctx, .parentfd = -1, .dirfd = -1, .lockfd = -1, .leaderfd = -1};
 	int r = phpc_ctx_load_config(ctx, err);
 	if (r == 0)
 		r = phpc_ctx_parse_modules(ctx, err);
@@ -463,12 +688,15 @@ int cmd_shared_run(struct phpc_ctx *ctx, struct phpc_error **err)
 		r = phpc_ctx_apply_modules(ctx, err);
 	if (r == 0 && s.leader)
 		r = phpc_ctx_prepare_storage(ctx, err);
-	if (r == 0 && s.leader) {
+	if (r == 0 && s.leader)
 		r = start_monitor(&s, err);
-		if (r == 0 && start_container(&s, err) < 0) {
+	if (r == 0 && s.leader)
+		r = start_container(&s, err);
+	if (s.leaderfd >= 0) {
+		/* task 0 tells the others why, then lets go of its lock */
+		if (r < 0)
 			fail_state(&s, (*err)->msg);
-			r = -EIO;
-		}
+		leader_done(&s, r == 0);
 	}
 	pid_t cpid = 0;
 	_cleanup_free_ char *config = NULL;
@@ -484,6 +712,7 @@ int cmd_shared_run(struct phpc_ctx *ctx, struct phpc_error **err)
 		*err = NULL;
 		r = run_exec(&s, &code, err);
 	}
+	leave(&s);
 	phpc_shared_opts_clear(&s.opts);
 	phpc_strv_free(s.cmd);
 	free(s.key);
@@ -491,7 +720,7 @@ int cmd_shared_run(struct phpc_ctx *ctx, struct phpc_error **err)
 	free(s.podman);
 	if (s.dirfd >= 0)
 		close(s.dirfd);
-	if (s.lockfd >= 0)
-		close(s.lockfd);
+	if (s.parentfd >= 0)
+		close(s.parentfd);
 	return r < 0 ? r : code;
 }

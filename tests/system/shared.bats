@@ -127,3 +127,119 @@ shared_run: true'
 	[ "$(cut -d' ' -f2 <<<"$output" | sort -u | wc -l)" -eq 1 ]
 	assert_clean
 }
+
+# Kills local task 0 (SIGKILL: no chance to say anything) while it starts the
+# container, once all n tasks have registered; prints how long the others
+# took to fail. Sets status, elapsed_ms and slow_run (the pid of podman run).
+kill_task0() {
+	local n=$1 task0 start
+	export PODMANHPC_PODMAN_BIN="$TESTS_LIB/slow-podman" SLOW_PODMAN_DIR=$BATS_TEST_TMPDIR
+	rm -f "$SLOW_PODMAN_DIR/run"
+	srun -n "$n" "$PHPC" shared-run "$IMG" true >out.txt 2>&1 &
+	local srun_pid=$!
+	for _ in $(seq 300); do
+		[ -e "$SLOW_PODMAN_DIR/run" ] &&
+			[ "$(stat -c %s "$PODMANHPC_RUN_ROOT"/shared-run/*/joined 2>/dev/null)" = "$n" ] && break
+		sleep 0.1
+	done
+	if [ ! -e "$SLOW_PODMAN_DIR/run" ]; then
+		kill "$srun_pid"
+		echo "task 0 did not start podman run: $(cat out.txt)"
+		return 1
+	fi
+	read -r task0 slow_run <"$SLOW_PODMAN_DIR/run"
+	start=$(date +%s%N)
+	kill -9 "$task0"
+	status=0
+	wait "$srun_pid" || status=$?
+	elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+	echo "# srun -n $n: the other tasks failed ${elapsed_ms} ms after task 0 was killed" >&3
+	cat out.txt
+	unset PODMANHPC_PODMAN_BIN
+}
+
+@test "task 0 killed before the container is up: the others fail at once, nothing left" {
+	local n
+	for n in 2 8; do
+		kill_task0 "$n"
+		kill "$slow_run"
+		[ "$status" -ne 0 ]
+		[ "$elapsed_ms" -lt 10000 ] # the start timeout is 20 s for 2 tasks, 40 s for 8
+		[ "$(grep -c '^Error: local task 0 on this node .* exited before the shared container' out.txt)" -eq $((n - 1)) ]
+		[ "$(grep -c '^Error: ' out.txt)" -eq $((n - 1)) ]
+		# the last task to leave removed the step's state
+		[ -z "$(ls "$PODMANHPC_RUN_ROOT/shared-run")" ]
+	done
+}
+
+@test "task 0 killed while podman run goes on: the container it makes is removed" {
+	SLOW_PODMAN_THEN=$(command -v podman)
+	export SLOW_PODMAN_THEN SLOW_PODMAN_SLEEP=3
+	kill_task0 2
+	[ "$status" -ne 0 ]
+	[ "$(grep -c '^Error: local task 0 on this node' out.txt)" -eq 1 ]
+	[ -z "$(ls "$PODMANHPC_RUN_ROOT/shared-run")" ]
+	# podman run, orphaned, starts the container; the monitor removes it
+	for _ in $(seq 100); do
+		kill -0 "$slow_run" 2>/dev/null || break
+		sleep 0.2
+	done
+	if kill -0 "$slow_run" 2>/dev/null; then
+		echo "podman run is still going"
+		return 1
+	fi
+	assert_clean
+}
+
+@test "a planted shared-run or state directory (symlink, writable by others) is refused" {
+	# below /tmp, which everyone can write
+	export PODMANHPC_RUN_ROOT
+	PODMANHPC_RUN_ROOT=$(phpc_base)/planted-run
+	rm -rf "$PODMANHPC_RUN_ROOT"
+	export SLURM_JOB_ID=77 SLURM_STEP_ID=0 SLURM_LOCALID=0 SLURM_STEP_TASKS_PER_NODE=1
+	local key dir=$PODMANHPC_RUN_ROOT/shared-run
+	key=shared-$(id -u)-77.0
+	use_fake_podman
+	mkdir -p "$PODMANHPC_RUN_ROOT" elsewhere
+	ln -s "$PWD/elsewhere" "$dir"
+	run "$PHPC" shared-run "$IMG" true
+	assert_phpc_error "$dir is a symbolic link" "run_root"
+	rm "$dir"
+	mkdir -m 0700 "$dir"
+	ln -s "$PWD/elsewhere" "$dir/$key"
+	run "$PHPC" shared-run "$IMG" true
+	assert_phpc_error "$dir/$key is a symbolic link" "run_root"
+	[ -z "$(ls elsewhere)" ]
+	rm "$dir/$key"
+	chmod 0777 "$dir"
+	run "$PHPC" shared-run "$IMG" true
+	assert_phpc_error "$dir is writable by everyone" "chmod go-w"
+	chmod 0700 "$dir"
+	mkdir -m 0770 "$dir/$key"
+	run "$PHPC" shared-run "$IMG" true
+	assert_phpc_error "$dir/$key is writable by its group" "chmod go-w"
+	rm -rf "$PODMANHPC_RUN_ROOT"
+}
+
+@test "a shared-run or state directory of another user is refused" {
+	if [ "$(id -u)" -ne 0 ]; then
+		skip "needs root to plant a directory owned by someone else"
+	fi
+	# below /tmp, which everyone can write
+	export PODMANHPC_RUN_ROOT
+	PODMANHPC_RUN_ROOT=$(phpc_base)/planted-run
+	rm -rf "$PODMANHPC_RUN_ROOT"
+	export SLURM_JOB_ID=77 SLURM_STEP_ID=0 SLURM_LOCALID=0 SLURM_STEP_TASKS_PER_NODE=1
+	local dir=$PODMANHPC_RUN_ROOT/shared-run key=shared-0-77.0
+	use_fake_podman
+	mkdir -p "$dir"
+	chown nobody "$dir"
+	run "$PHPC" shared-run "$IMG" true
+	assert_phpc_error "$dir belongs to user nobody" "remove it"
+	chown root "$dir"
+	mkdir -m 0700 "$dir/$key"
+	chown nobody "$dir/$key"
+	run "$PHPC" shared-run "$IMG" true
+	assert_phpc_error "$dir/$key belongs to user nobody" "remove it"
+	rm -rf "$PODMANHPC_RUN_ROOT"
+}

@@ -87,12 +87,74 @@ static void test_task_env(void **state)
 	assert_false(phpc_env_pattern_match("A", "AB"));
 }
 
+static void test_wait_verdict(void **state)
+{
+	(void)state;
+	enum phpc_shared_leader U = PHPC_LEADER_UNKNOWN, S = PHPC_LEADER_STARTING,
+	                        G = PHPC_LEADER_GONE;
+	struct {
+		bool ready, failed;
+		enum phpc_shared_leader leader;
+		bool timed_out;
+		enum phpc_shared_verdict want;
+	} c[] = {
+	    /* task 0 not there yet, or still starting: wait, up to the timeout */
+	    {false, false, U, false, PHPC_WAIT_MORE},
+	    {false, false, S, false, PHPC_WAIT_MORE},
+	    {false, false, U, true, PHPC_WAIT_TIMEOUT},
+	    {false, false, S, true, PHPC_WAIT_TIMEOUT},
+	    /* its lock free and no file: it died (killed) without a word */
+	    {false, false, G, false, PHPC_WAIT_LEADER_GONE},
+	    {false, false, G, true, PHPC_WAIT_LEADER_GONE},
+	    /* what it wrote wins over its lock, whatever the time */
+	    {true, false, G, false, PHPC_WAIT_READY},
+	    {true, false, S, true, PHPC_WAIT_READY},
+	    {true, false, U, false, PHPC_WAIT_READY},
+	    {false, true, G, false, PHPC_WAIT_FAILED},
+	    {false, true, S, true, PHPC_WAIT_FAILED},
+	    {true, true, G, false, PHPC_WAIT_FAILED},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(c); i++)
+		assert_int_equal(
+		    phpc_shared_wait_verdict(c[i].ready, c[i].failed, c[i].leader, c[i].timed_out),
+		    c[i].want);
+}
+
+static void test_poll_wait(void **state)
+{
+	(void)state;
+	/* before task 0's lock file exists: the scaled poll interval */
+	assert_true(phpc_shared_poll_wait(10, 0.8, 0.05, PHPC_LEADER_UNKNOWN) == 0.8);
+	/* once it does: often enough to see a killed task 0 at once */
+	assert_true(phpc_shared_poll_wait(10, 0.8, 0.05, PHPC_LEADER_STARTING) == 0.05);
+	assert_true(phpc_shared_poll_wait(10, 0.01, 0.05, PHPC_LEADER_STARTING) == 0.01);
+	/* never past the deadline, never negative */
+	assert_true(phpc_shared_poll_wait(0.3, 0.8, 0.05, PHPC_LEADER_UNKNOWN) == 0.3);
+	assert_true(phpc_shared_poll_wait(0.01, 0.8, 0.05, PHPC_LEADER_STARTING) == 0.01);
+	assert_true(phpc_shared_poll_wait(-1, 0.8, 0.05, PHPC_LEADER_UNKNOWN) == 0);
+}
+
+static void test_remove_on_leave(void **state)
+{
+	(void)state;
+	/* all tasks came and went */
+	assert_true(phpc_shared_remove_on_leave(4, 4, true));
+	assert_true(phpc_shared_remove_on_leave(5, 4, true));
+	/* the container is up and a task is still on its way: it joins */
+	assert_false(phpc_shared_remove_on_leave(3, 4, true));
+	/* no container (failed, task 0 died or never came): nothing to join */
+	assert_true(phpc_shared_remove_on_leave(3, 4, false));
+	assert_true(phpc_shared_remove_on_leave(1, 64, false));
+	assert_true(phpc_shared_remove_on_leave(0, 1, false));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ntasks),   cmocka_unit_test(test_scale),
-	    cmocka_unit_test(test_key),      cmocka_unit_test(test_split),
-	    cmocka_unit_test(test_task_env),
+	    cmocka_unit_test(test_ntasks),    cmocka_unit_test(test_scale),
+	    cmocka_unit_test(test_key),       cmocka_unit_test(test_split),
+	    cmocka_unit_test(test_task_env),  cmocka_unit_test(test_wait_verdict),
+	    cmocka_unit_test(test_poll_wait), cmocka_unit_test(test_remove_on_leave),
 	};
 	return cmocka_run_group_tests_name("shared", tests, NULL, NULL);
 }
