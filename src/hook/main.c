@@ -7,22 +7,31 @@
  * process starts. Everything it writes is resolved inside the container's
  * root (rootfs.c); the image's ldconfig runs in the container's namespaces
  * without any capability. Its stderr reaches the user through podman, so a
- * real failure is one line there and a failed start. */
+ * real failure is one line there and a failed start.
+ *
+ * It acts only on the request podman-hpc wrote for this container
+ * (request.h): which modules, the values of their rules' variables, and the
+ * log file are the user's decisions. Nothing the image sets (environment,
+ * labels, annotations) is read for them; a container started without
+ * podman-hpc's request gets nothing from this hook. */
 #include "config.h"
 #include "fsutil.h"
 #include "modules.h"
 #include "nsjoin.h"
 #include "oci.h"
 #include "phpc-build.h"
+#include "request.h"
 #include "rootfs.h"
 #include "rules.h"
 #include "strv.h"
 #include "util.h"
 
 #include <errno.h>
+#include <linux/openat2.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,6 +49,19 @@ static double elapsed_ms(void)
 	       (double)(now.tv_nsec - start_.tv_nsec) / 1e6;
 }
 
+/* Writes s with every byte an image could use to forge lines or drive a
+ * terminal (control characters, DEL, backslash) escaped: paths and error
+ * messages may carry the image's file names. */
+static void put_escaped(FILE *f, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '\\')
+			fprintf(f, "\\x%02x", *p);
+		else
+			fputc(*p, f);
+	}
+}
+
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void logmsg(const char *fmt, ...)
 {
@@ -47,9 +69,10 @@ static void logmsg(const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(logf_, "[%7.2f ms] ", elapsed_ms());
-	vfprintf(logf_, fmt, ap);
+	_cleanup_free_ char *line = phpc_xvasprintf(fmt, ap);
 	va_end(ap);
+	fprintf(logf_, "[%7.2f ms] ", elapsed_ms());
+	put_escaped(logf_, line);
 	fputc('\n', logf_);
 	fflush(logf_);
 }
@@ -57,6 +80,7 @@ static void logmsg(const char *fmt, ...)
 struct hook {
 	struct phpc_oci_state state;
 	struct phpc_oci_config cfg;
+	struct phpc_request req;
 	struct phpc_modules mods;
 	char *modules_dir;
 	int rootfd;
@@ -64,17 +88,12 @@ struct hook {
 	bool applied; /* something was injected: run ldconfig */
 };
 
-/* podman-hpc's podman_hpc.env.NAME annotations (the user's values), then the
- * container's environment, then the hook's own. */
+/* Rule variables take the user's values from the request, and nothing else:
+ * the container's environment is the image's to set. */
 static const char *lookup(const char *name, void *data)
 {
 	struct hook *h = data;
-	char key[256];
-	snprintf(key, sizeof(key), "podman_hpc.env.%s", name);
-	const char *v = phpc_env_get(h->cfg.annotations, key);
-	if (!v)
-		v = phpc_env_get(h->cfg.env, name);
-	return v ? v : getenv(name);
+	return phpc_request_env(&h->req, name);
 }
 
 static int read_input(struct hook *h, struct phpc_error **err)
@@ -92,14 +111,47 @@ static int read_input(struct hook *h, struct phpc_error **err)
 	return r;
 }
 
+/* LOG_PLUGIN, as the user asked for it: a new file is created mode 0600; an
+ * existing one is appended to only if it is a regular file of ours with a
+ * single link; no symlink is followed anywhere in the path (podman-hpc
+ * resolved the directory's as the user). Never truncated. */
+static int open_log_fd(const char *path)
+{
+	struct open_how how = {.flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY,
+	                       .mode = 0600,
+	                       .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	if (fd >= 0 || errno != EEXIST)
+		return fd;
+	how.flags = O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+	how.mode = 0;
+	fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	struct stat st;
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	                st.st_nlink != 1)) {
+		close(fd);
+		errno = EPERM;
+		return -1;
+	}
+	return fd;
+}
+
 static void open_log(struct hook *h)
 {
-	const char *lf = phpc_env_get(h->cfg.env, "LOG_PLUGIN");
-	if (!lf || !*lf)
+	if (!h->req.log)
 		return;
-	int fd = open(lf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0644);
-	if (fd >= 0)
-		logf_ = fdopen(fd, "we");
+	int fd = open_log_fd(h->req.log);
+	if (fd < 0) {
+		fprintf(stderr,
+		        "podman-hpc-hook: warning: not logging to LOG_PLUGIN=%s: %s (it must be a "
+		        "new file, or a regular file of yours with one link, reached without "
+		        "symlinks)\n",
+		        h->req.log, strerror(errno));
+		return;
+	}
+	logf_ = fdopen(fd, "a");
+	if (!logf_)
+		close(fd);
 	logmsg("podman-hpc-hook %s: container %s, pid %d, root %s", PHPC_VERSION, h->state.id,
 	       (int)h->state.pid, h->cfg.root_path);
 }
@@ -223,29 +275,53 @@ static void run_ldconfig(struct hook *h)
 		logmsg("ldconfig: failed (status %d)", status);
 }
 
+/* The modules the request names, in the site's file order. */
+static int requested(struct hook *h, bool *on, struct phpc_error **err)
+{
+	for (size_t i = 0; i < h->req.modules.n; i++) {
+		int m = phpc_modules_find_name(&h->mods, h->req.modules.v[i]);
+		if (m < 0)
+			return phpc_error_set(err, ENOENT, "module %s is not in %s",
+			                      h->req.modules.v[i], h->modules_dir);
+		on[m] = true;
+	}
+	return 0;
+}
+
 static int run(struct hook *h, struct phpc_error **err)
 {
 	int r = read_input(h, err);
 	if (r < 0)
 		return r;
+	/* Without podman-hpc's request (a plain podman run, an image that
+	 * carries our annotations, a buildah RUN step) there is nothing to do. */
+	const char *token = phpc_env_get(h->cfg.annotations, PHPC_REQUEST_ANNOTATION);
+	if (!token)
+		return 0;
+	r = phpc_request_load(h->state.bundle, h->state.id, token, &h->req, err);
+	if (r == -ENOENT && !(err && *err))
+		return 0;
+	if (r < 0)
+		return phpc_error_prefix(err, "the podman-hpc request of this container");
 	open_log(h);
-	const char *md = phpc_env_get(h->cfg.env, "PODMANHPC_MODULES_DIR");
-	h->modules_dir = phpc_xstrdup(md && *md ? md : PHPC_SYSCONFDIR "/podman_hpc/modules.d");
+	h->modules_dir = phpc_xstrdup(h->req.modules_dir);
 	r = phpc_modules_load(h->modules_dir, &h->mods, err);
 	if (r < 0)
 		return r;
-
+	_cleanup_free_ bool *on = phpc_xcalloc(h->mods.n ? h->mods.n : 1, sizeof(bool));
+	r = requested(h, on, err);
+	if (r < 0)
+		return r;
 	bool any = false;
 	for (size_t i = 0; i < h->mods.n; i++) {
-		const struct phpc_module *m = &h->mods.m[i];
-		const char *v = m->env ? phpc_env_get(h->cfg.env, m->env) : NULL;
-		m->env ? logmsg("module %s: %s=%s: %s", m->name, m->env, v ? v : "(unset)",
-		                phpc_str_is_truthy(v) ? "enabled" : "not enabled")
-		       : logmsg("module %s: no env, never enabled", m->name);
-		any = any || phpc_str_is_truthy(v);
+		logmsg("module %s: %s", h->mods.m[i].name,
+		       on[i] ? "requested by the user" : "not requested");
+		any = any || on[i];
 	}
-	if (!any)
-		return 0; /* the common case: no work, no namespace switch, no ldconfig */
+	if (!any) {
+		logmsg("done");
+		return 0;
+	}
 	r = phpc_nsjoin(h->state.pid, CLONE_NEWNS, err);
 	if (r < 0)
 		return r;
@@ -253,11 +329,10 @@ static int run(struct hook *h, struct phpc_error **err)
 	if (h->rootfd < 0)
 		return h->rootfd;
 	for (size_t i = 0; r == 0 && i < h->mods.n; i++) {
-		const struct phpc_module *m = &h->mods.m[i];
-		if (m->env && phpc_str_is_truthy(phpc_env_get(h->cfg.env, m->env))) {
-			logmsg("applying module %s (%s)", m->name, m->file);
-			r = apply_module(h, m, err);
-		}
+		if (!on[i])
+			continue;
+		logmsg("applying module %s (%s)", h->mods.m[i].name, h->mods.m[i].file);
+		r = apply_module(h, &h->mods.m[i], err);
 	}
 	if (r == 0 && h->applied)
 		run_ldconfig(h);
@@ -272,7 +347,9 @@ int main(void)
 	struct phpc_error *err = NULL;
 	int r = run(&h, &err);
 	if (r < 0) {
-		fprintf(stderr, "podman-hpc-hook: %s\n", err ? err->msg : strerror(-r));
+		fputs("podman-hpc-hook: ", stderr);
+		put_escaped(stderr, err ? err->msg : strerror(-r));
+		fputc('\n', stderr);
 		logmsg("error: %s", err ? err->msg : strerror(-r));
 	}
 	phpc_error_free(err);
@@ -283,6 +360,7 @@ int main(void)
 	free(h.modules_dir);
 	phpc_oci_config_clear(&h.cfg);
 	phpc_oci_state_clear(&h.state);
+	phpc_request_clear(&h.req);
 	if (logf_)
 		fclose(logf_);
 	return r < 0 ? 1 : 0;

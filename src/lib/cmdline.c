@@ -1,6 +1,7 @@
 #include "cmdline.h"
 #include "hooks.h"
 #include "podopts.h"
+#include "request.h"
 #include "util.h"
 
 #include <errno.h>
@@ -33,6 +34,8 @@ static enum phpc_cmd_kind kind_of(char *const *cmd, size_t n)
 		return PHPC_KIND_PULL;
 	if (streq(a, "exec"))
 		return PHPC_KIND_EXEC;
+	if (streq(a, "start") || streq(a, "restart"))
+		return PHPC_KIND_START;
 	if (streq(a, "images") || streq(a, "inspect") || streq(a, "save") || streq(a, "history"))
 		return PHPC_KIND_IMAGES;
 	return PHPC_KIND_OTHER;
@@ -118,6 +121,22 @@ int phpc_cli_parse(int argc, char *const *argv, struct phpc_cli *cli, struct php
 	for (; i < argc; i++)
 		phpc_strv_add(&cli->args, argv[i]);
 	return 0;
+}
+
+const char *phpc_cli_global(const struct phpc_cli *cli, const char *flag)
+{
+	const char *v = NULL;
+	size_t n = strlen(flag);
+	for (size_t i = 0; i < cli->globals.n; i++) {
+		const char *a = cli->globals.v[i];
+		if (strncmp(a, flag, n) != 0)
+			continue;
+		if (a[n] == '=')
+			v = a + n + 1;
+		else if (!a[n] && i + 1 < cli->globals.n)
+			v = cli->globals.v[++i];
+	}
+	return v;
 }
 
 bool phpc_cli_takes_modules(const struct phpc_cli *cli)
@@ -207,7 +226,7 @@ void phpc_cli_clear(struct phpc_cli *cli)
 	phpc_strv_clear(&cli->cmd);
 	phpc_strv_clear(&cli->args);
 	phpc_strv_clear(&cli->module_volumes);
-	phpc_strv_clear(&cli->hook_env);
+	free(cli->hook_request);
 	free(cli->squash_dir);
 	free(cli->additional_stores);
 	free(cli->enabled);
@@ -250,10 +269,13 @@ static void add_hook_args(const struct phpc_config *cfg, const struct phpc_cli *
 		add_pair(out, "--hooks-dir", phpc_cfg_str(cfg, PHPC_K_HOOKS_DIR));
 	phpc_strv_add(out, "--env");
 	phpc_strv_addf(out, "PODMANHPC_MODULES_DIR=%s", phpc_cfg_str(cfg, PHPC_K_MODULES_DIR));
-	/* Without our hook in the hooks dir the annotation would promise work
-	 * that nobody does. */
-	if (cli->hook_installed)
+	/* The hook runs only for a container that podman-hpc wrote a request
+	 * for: nothing to do is no hook at all. */
+	if (cli->hook_installed && cli->hook_request) {
 		add_pair(out, "--annotation", PHPC_HOOK_ANNOTATION "=true");
+		phpc_strv_add(out, "--annotation");
+		phpc_strv_addf(out, PHPC_REQUEST_ANNOTATION "=%s", cli->hook_request);
+	}
 }
 
 void phpc_default_args(const struct phpc_config *cfg, const struct phpc_cli *cli,
@@ -277,13 +299,19 @@ void phpc_default_args(const struct phpc_config *cfg, const struct phpc_cli *cli
 		add_pair(out, "--security-opt", "seccomp=unconfined");
 		break;
 	case PHPC_KIND_BUILD:
-		add_hook_args(cfg, cli, out);
+		/* Nothing of the hook's: buildah stores --annotation and --env in
+		 * the built image, where they would act on every later run. */
 		break;
 	case PHPC_KIND_PULL:
 		add_pair(out, "--storage-opt", "ignore_chown_errors=true");
 		break;
 	case PHPC_KIND_IMAGES:
 		add_store_opt(cfg, out);
+		break;
+	case PHPC_KIND_START:
+		/* the prestart hook runs at every start: from the same hooks dir */
+		if (!user_gave(cli, "--hooks-dir"))
+			add_pair(out, "--hooks-dir", phpc_cfg_str(cfg, PHPC_K_HOOKS_DIR));
 		break;
 	case PHPC_KIND_EXEC:
 	case PHPC_KIND_OTHER:
@@ -304,13 +332,6 @@ char **phpc_podman_argv(const struct phpc_config *cfg, const struct phpc_cli *cl
 	if (mods && cli->enabled && cli->kind != PHPC_KIND_BUILD)
 		phpc_modules_args(mods, cli->enabled, &out);
 	phpc_strv_extend(&out, cli->module_volumes.v);
-	/* The user's values of the variables in module rules ($HOME:$HOME means
-	 * the user's home, not the container's HOME=/root); the hook reads them
-	 * before the container's environment. */
-	for (size_t i = 0; cli->hook_installed && i < cli->hook_env.n; i++) {
-		phpc_strv_add(&out, "--annotation");
-		phpc_strv_addf(&out, "podman_hpc.env.%s", cli->hook_env.v[i]);
-	}
 	if (pmi_fd && (cli->kind == PHPC_KIND_RUN || cli->kind == PHPC_KIND_EXEC))
 		add_pair(&out, "--preserve-fds", "1");
 	phpc_strv_extend(&out, cli->args.v);

@@ -18,6 +18,7 @@ enum phpc_cmd_kind {
 	PHPC_KIND_PULL,   /* pull */
 	PHPC_KIND_IMAGES, /* commands that list or read images */
 	PHPC_KIND_EXEC,   /* exec */
+	PHPC_KIND_START,  /* start, restart: the hook runs again */
 };
 
 struct phpc_cli {
@@ -34,12 +35,16 @@ struct phpc_cli {
 	bool *enabled;                   /* per module, after phpc_cli_parse_modules */
 	struct phpc_strv module_volumes; /* --volume arguments of the modules' bind rules */
 
-	bool hook_installed;       /* the hooks dir has our hook: add its annotation */
-	struct phpc_strv hook_env; /* NAME=VALUE the hook expands module rules with */
+	bool hook_installed; /* the hooks dir has our hook */
+	char *hook_request;  /* the token of the hook's request (request.h), or NULL */
 };
 
 /* Splits argv into global flags, command path and the rest. */
 int phpc_cli_parse(int argc, char *const *argv, struct phpc_cli *cli, struct phpc_error **err);
+
+/* The value of a podman global flag the user gave ("--root X" or
+ * "--root=X"; the last one wins, as in podman), or NULL. */
+const char *phpc_cli_global(const struct phpc_cli *cli, const char *flag);
 
 /* Whether the command takes module flags (run, create, build, shared-run). */
 bool phpc_cli_takes_modules(const struct phpc_cli *cli);

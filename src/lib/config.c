@@ -418,7 +418,10 @@ static void resolve_squash_dir(const struct phpc_config_input *in, struct phpc_c
 		c->squash_dir = phpc_xasprintf("%s/storage", s);
 		c->squash_dir_source = phpc_xstrdup("env: SCRATCH");
 	} else {
-		c->squash_dir = phpc_xstrdup("/tmp/storage");
+		/* Per user: a shared /tmp/storage (NERSC's default) belongs to
+		 * whoever created it first, who could plant images in it that
+		 * shadow the names other users pull. */
+		c->squash_dir = phpc_xasprintf("%s/squash", c->v[PHPC_K_RUN_ROOT].str);
 		c->squash_dir_source = phpc_xstrdup("default");
 	}
 }
@@ -437,22 +440,21 @@ static int check_required(const struct phpc_config *c, struct phpc_error **err)
 	return 0;
 }
 
-int phpc_config_load(const struct phpc_config_input *in, struct phpc_config **out,
-                     struct phpc_error **err)
+int phpc_config_parse(const struct phpc_config_input *in, const char *name, const char *buf,
+                      size_t len, struct phpc_config **out, struct phpc_error **err)
 {
 	struct phpc_config *c = phpc_xcalloc(1, sizeof(*c));
 	struct phpc_ymap file = {0};
-	int r;
+	int r = 0;
 
 	set_defaults(in, c);
-	r = find_config_file(in, &c->config_file, err);
-	if (r == 0 && c->config_file) {
-		r = phpc_yaml_load_map(c->config_file, &file, err);
-		if (r == 0) {
+	if (name) {
+		c->config_file = phpc_xstrdup(name);
+		r = phpc_yaml_parse_map(buf ? buf : "", buf ? len : 0, &file, err);
+		if (r == 0)
 			r = check_file_keys(&file, c, err);
-			if (r < 0)
-				phpc_error_prefix(err, "%s", c->config_file);
-		}
+		if (r < 0)
+			phpc_error_prefix(err, "%s", c->config_file);
 	}
 	if (r == 0)
 		r = load_templates(in, &file, c, err);
@@ -473,6 +475,19 @@ int phpc_config_load(const struct phpc_config_input *in, struct phpc_config **ou
 	c->all_additional_stores = phpc_strv_steal(&all);
 	*out = c;
 	return 0;
+}
+
+int phpc_config_load(const struct phpc_config_input *in, struct phpc_config **out,
+                     struct phpc_error **err)
+{
+	_cleanup_free_ char *file = NULL, *buf = NULL;
+	size_t len = 0;
+	int r = find_config_file(in, &file, err);
+	if (r == 0 && file)
+		r = phpc_read_file(AT_FDCWD, file, &buf, &len, err);
+	if (r < 0)
+		return r;
+	return phpc_config_parse(in, file, buf, len, out, err);
 }
 
 void phpc_config_free(struct phpc_config *c)

@@ -7,6 +7,7 @@
 #include "strv.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 enum phpc_key {
@@ -76,6 +77,13 @@ enum phpc_ktype phpc_key_type(enum phpc_key k);
  * file and line, or the environment variable, and the key. */
 int phpc_config_load(const struct phpc_config_input *in, struct phpc_config **out,
                      struct phpc_error **err);
+/* What phpc_config_load does once it has found and read the file: builds the
+ * configuration from the text of the file called name (used in messages),
+ * the environment and the options, without touching the file system (unless
+ * a template uses {{ user }} and in->user is NULL). name NULL: there is no
+ * file, and buf is ignored. */
+int phpc_config_parse(const struct phpc_config_input *in, const char *name, const char *buf,
+                      size_t len, struct phpc_config **out, struct phpc_error **err);
 void phpc_config_free(struct phpc_config *c);
 
 static inline const char *phpc_cfg_str(const struct phpc_config *c, enum phpc_key k)

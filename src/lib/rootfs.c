@@ -93,35 +93,75 @@ static int mount_id(int fd, uint64_t *id)
 }
 
 /* Creates name in dirfd as a copy of the host file at srcfd/srcname (no
- * symlink is followed on either side). Returns 0 or a negative errno. */
-static int copy_one(int srcdir, const char *srcname, int dirfd, const char *name);
+ * symlink is followed on either side). Returns 0 or a negative errno; *err
+ * is set when the image's content is the reason. */
+static int copy_one(int srcdir, const char *srcname, int dirfd, const char *name,
+                    struct phpc_error **err);
 
-static int copy_file(int srcfd, const struct stat *st, int dirfd, const char *name)
+static const char *file_kind(mode_t m)
 {
-	int out = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (out < 0 && errno == ELOOP) {
-		/* the image has a symlink there: replace it, never write through it */
-		if (unlinkat(dirfd, name, 0) < 0)
+	return S_ISFIFO(m)   ? "a FIFO"
+	       : S_ISSOCK(m) ? "a socket"
+	       : S_ISCHR(m)  ? "a character device"
+	       : S_ISBLK(m)  ? "a block device"
+	                     : "a special file";
+}
+
+/* What the image has at a copy's destination must be a regular file, a
+ * directory or a symlink: opening a FIFO blocks the hook (and podman run)
+ * for ever, and a device node is the host's device. */
+static int check_dest(int dirfd, const char *name, struct stat *st, struct phpc_error **err)
+{
+	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT)
 			return -errno;
-		out =
-		    openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		st->st_mode = 0;
+		return 0;
 	}
+	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) || S_ISLNK(st->st_mode))
+		return 0;
+	return phpc_error_set(err, EPERM,
+	                      "%s is %s in the image: refusing to write over it (remove it from "
+	                      "the image, or change the module's destination)",
+	                      name, file_kind(st->st_mode));
+}
+
+/* Written to a temp file and renamed over the destination: a symlink there
+ * is replaced, never followed; a hard link to it keeps its old content. */
+static int copy_file(int srcfd, const struct stat *st, int dirfd, const char *name,
+                     struct phpc_error **err)
+{
+	struct stat dst;
+	int r = check_dest(dirfd, name, &dst, err);
+	if (r < 0)
+		return r;
+	if (S_ISDIR(dst.st_mode))
+		return -EISDIR;
+	char tmp[64];
+	snprintf(tmp, sizeof(tmp), ".podman-hpc-copy.%ld", (long)getpid());
+	int out = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
 		return -errno;
-	int r = phpc_copy_data(srcfd, out);
+	r = phpc_copy_data(srcfd, out);
 	/* no set-id bits: the hook may run as root */
 	if (r == 0 && fchmod(out, st->st_mode & 0777) < 0)
 		r = -errno;
 	if (close(out) < 0 && r == 0)
 		r = -errno;
+	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		r = -errno;
+	if (r < 0)
+		unlinkat(dirfd, tmp, 0);
 	return r;
 }
 
-static int copy_dir(int srcfd, int parent, const char *name)
+static int copy_dir(int srcfd, int parent, const char *name, struct phpc_error **err)
 {
 	struct stat st;
-	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode) &&
-	    unlinkat(parent, name, 0) < 0)
+	int r = check_dest(parent, name, &st, err);
+	if (r < 0)
+		return r;
+	if (st.st_mode && !S_ISDIR(st.st_mode) && unlinkat(parent, name, 0) < 0)
 		return -errno;
 	if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
 		return -errno;
@@ -137,42 +177,49 @@ static int copy_dir(int srcfd, int parent, const char *name)
 		close(dup);
 		return -errno;
 	}
-	int r = 0;
 	struct dirent *de;
 	while (r == 0 && (de = readdir(d))) {
 		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
 			continue;
-		r = copy_one(dirfd(d), de->d_name, out, de->d_name);
+		r = copy_one(dirfd(d), de->d_name, out, de->d_name, err);
 	}
 	closedir(d);
 	return r;
 }
 
-static int copy_symlink(int srcdir, const char *srcname, int dirfd, const char *name)
+static int copy_symlink(int srcdir, const char *srcname, int dirfd, const char *name,
+                        struct phpc_error **err)
 {
 	char target[PATH_MAX];
 	ssize_t n = readlinkat(srcdir, srcname, target, sizeof(target) - 1);
 	if (n < 0)
 		return -errno;
 	target[n] = '\0';
-	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+	struct stat st;
+	int r = check_dest(dirfd, name, &st, err);
+	if (r < 0)
+		return r;
+	if (st.st_mode && unlinkat(dirfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
 		return -errno;
 	return symlinkat(target, dirfd, name) < 0 ? -errno : 0;
 }
 
-static int copy_one(int srcdir, const char *srcname, int dirfd, const char *name)
+static int copy_one(int srcdir, const char *srcname, int dirfd, const char *name,
+                    struct phpc_error **err)
 {
 	struct stat st;
 	if (fstatat(srcdir, srcname, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	if (S_ISLNK(st.st_mode))
-		return copy_symlink(srcdir, srcname, dirfd, name);
+		return copy_symlink(srcdir, srcname, dirfd, name, err);
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		return 0; /* devices, sockets, fifos are bound, not copied */
-	_cleanup_close_ int fd = openat(srcdir, srcname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd =
+	    openat(srcdir, srcname, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	return S_ISDIR(st.st_mode) ? copy_dir(fd, dirfd, name) : copy_file(fd, &st, dirfd, name);
+	return S_ISDIR(st.st_mode) ? copy_dir(fd, dirfd, name, err)
+	                           : copy_file(fd, &st, dirfd, name, err);
 }
 
 /* The parent directory of path inside root, and the last component. */
@@ -205,7 +252,9 @@ int phpc_root_copy(int rootfd, const char *src, const char *path, struct phpc_er
 	_cleanup_close_ int wdir = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (wdir < 0)
 		return phpc_error_errno(err, errno, "cannot open the directory of %s", path);
-	int r = copy_one(AT_FDCWD, src, wdir, base);
+	int r = copy_one(AT_FDCWD, src, wdir, base, err);
+	if (r < 0 && err && *err)
+		return phpc_error_prefix(err, "cannot copy %s to %s", src, path);
 	if (r < 0)
 		return phpc_error_errno(err, -r, "cannot copy %s to %s", src, path);
 	return 0;

@@ -27,7 +27,7 @@ int cmd_help(struct phpc_ctx *ctx, struct phpc_error **err)
 	       "for podman's commands.\n\n"
 	       "podman-hpc options:\n"
 	       "      --squash-dir DIR           squashed image store "
-	       "(default $SQUASH_DIR, $SCRATCH/storage, /tmp/storage)\n"
+	       "(default $SQUASH_DIR, $SCRATCH/storage, run_root/squash)\n"
 	       "      --additional-stores LIST   more read-only image stores, comma separated\n"
 	       "  -h, --help                     print this help\n"
 	       "  -v, --version                  print podman-hpc's and podman's versions\n");

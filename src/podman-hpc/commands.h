@@ -21,6 +21,7 @@ struct phpc_ctx {
 	struct phpc_modules mods;
 	bool modules_parsed;
 	bool modules_applied;
+	struct phpc_strv podman_env; /* NAME=VALUE podman-hpc adds to podman's environment */
 };
 
 /* A command returns the exit code, or a negative errno with *err set. */
@@ -38,6 +39,9 @@ int phpc_ctx_load_config(struct phpc_ctx *ctx, struct phpc_error **err);
 int phpc_ctx_load_modules(struct phpc_ctx *ctx, struct phpc_error **err);
 /* The podman binary as an executable path. */
 int phpc_ctx_podman_path(struct phpc_ctx *ctx, char **out, struct phpc_error **err);
+/* Creates graph_root, run_root and config_home (mode 0700) and refuses
+ * them, or an image store, when another user could steer them (safedir.h). */
+int phpc_ctx_check_dirs(struct phpc_ctx *ctx, struct phpc_error **err);
 /* Writes the generated storage.conf/containers.conf when they changed and
  * initialises the squash store when the command reads it. Before any podman. */
 int phpc_ctx_prepare_storage(struct phpc_ctx *ctx, struct phpc_error **err);

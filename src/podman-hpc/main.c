@@ -15,7 +15,7 @@ const struct phpc_command phpc_commands[] = {
     {"configure-hooks", cmd_configure_hooks,
      "install the hooks.d entry of podman-hpc's OCI hook [--hooksd DIR] [--force]"},
     {"migrate", cmd_migrate, "squash an image into the squash store [--compress ALG] IMAGE..."},
-    {"rmsqi", cmd_rmsqi, "remove a squashed image (or one of its names) IMAGE..."},
+    {"rmsqi", cmd_rmsqi, "remove a squashed image (or one of its names) [--force] IMAGE..."},
     {"pull", cmd_pull, "pull an image, then migrate it"},
     {"shared-run", cmd_shared_run,
      "run the tasks of a job step in one container per node [options] IMAGE COMMAND..."},
@@ -82,7 +82,14 @@ void phpc_ctx_podman_cmd(struct phpc_ctx *ctx, const char *podman, const char *c
 
 char **phpc_ctx_podman_env(struct phpc_ctx *ctx, bool pmi_fd)
 {
-	return phpc_podman_env(ctx->envp, phpc_cfg_str(ctx->cfg, PHPC_K_CONFIG_HOME), pmi_fd);
+	char **env = phpc_podman_env(ctx->envp, phpc_cfg_str(ctx->cfg, PHPC_K_CONFIG_HOME), pmi_fd);
+	if (!ctx->podman_env.n)
+		return env;
+	struct phpc_strv all = {0};
+	phpc_strv_extend(&all, env);
+	phpc_strv_extend(&all, ctx->podman_env.v);
+	phpc_strv_free(env);
+	return phpc_strv_steal(&all);
 }
 
 int phpc_ctx_podman_path(struct phpc_ctx *ctx, char **out, struct phpc_error **err)
@@ -128,6 +135,7 @@ int main(int argc, char **argv, char **envp)
 		rc = PHPC_EXIT_FAILURE;
 	}
 	phpc_modules_clear(&ctx.mods);
+	phpc_strv_clear(&ctx.podman_env);
 	phpc_config_free(ctx.cfg);
 	phpc_cli_clear(&ctx.cli);
 	return rc;

@@ -38,8 +38,6 @@ additionalimagestore=$base/squash
 $site/hooks.d
 --env
 PODMANHPC_MODULES_DIR=$site/modules.d
---annotation
-podman_hpc.hook_tool=true
 --security-opt
 seccomp=unconfined
 -it
@@ -288,7 +286,8 @@ env: O'
 	mkdir -p "$BATS_TEST_TMPDIR/planted/containers"
 	chown -R nobody "$BATS_TEST_TMPDIR/planted"
 	PODMANHPC_CONFIG_HOME=$BATS_TEST_TMPDIR/planted run "$PHPC" ps
-	assert_phpc_error "planted" "belongs to uid"
+	assert_phpc_error "$BATS_TEST_TMPDIR/planted" "belongs to user nobody (uid $(id -u nobody))" \
+		"not to you" "config_home (env: PODMANHPC_CONFIG_HOME)"
 }
 
 @test "without our hook in the hooks dir: no annotation, and a warning once" {
@@ -316,9 +315,20 @@ bind:
 	[ "$status" -eq 0 ]
 	argv=$(fake_argv 1)
 	grep -qx 'podman_hpc.hook_tool=true' <<<"$argv"
-	grep -qx "podman_hpc.env.HOME=$BATS_TEST_TMPDIR" <<<"$argv"
-	grep -qx 'podman_hpc.env.SCRATCH=/mine' <<<"$argv" # the user's -e first
 	! grep -qx -- '--volume' <<<"$argv"
+	# the user's values travel in a private file named by a random token
+	token=$(sed -n 's/^podman_hpc\.request=//p' <<<"$argv")
+	[[ "$token" =~ ^[0-9a-f]{32}$ ]]
+	req="$base/storage/podman-hpc/requests/$token"
+	[ "$(stat -c %a "$req")" = 600 ]
+	[ "$(stat -c %a "$base/storage/podman-hpc/requests")" = 700 ]
+	grep -q '"modules":\["home"\]' "$req"
+	grep -q "\"HOME\":\"$BATS_TEST_TMPDIR\"" "$req"
+	grep -q '"SCRATCH":"/mine"' "$req" # the user's -e first
+	# nothing to do: no request, no hook
+	rm -f "$FAKE_PODMAN_LOG"
+	run "$PHPC" run img true
+	! fake_argv 1 | grep -q 'podman_hpc'
 }
 
 @test "without the hook, podman mounts the modules' binds" {

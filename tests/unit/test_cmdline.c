@@ -14,10 +14,9 @@ static char *env_default[] = {"SQUASH_DIR=/sq", NULL};
 #define RUN_DEFAULTS                                                          \
 	COMMON, "--storage-opt", "ignore_chown_errors=true", "--storage-opt", \
 	    "additionalimagestore=/sq", HOOK, "--security-opt", "seccomp=unconfined"
-#define HOOK                                                                   \
-	"--hooks-dir", "/usr/share/containers/oci/hooks.d", "--env",           \
-	    "PODMANHPC_MODULES_DIR=/etc/podman_hpc/modules.d", "--annotation", \
-	    "podman_hpc.hook_tool=true"
+#define HOOK                                                         \
+	"--hooks-dir", "/usr/share/containers/oci/hooks.d", "--env", \
+	    "PODMANHPC_MODULES_DIR=/etc/podman_hpc/modules.d"
 
 /* Parses argv, applies modules if the command takes them, assembles. */
 static char **assemble(struct phpc_config *cfg, const struct phpc_modules *mods, bool pmi,
@@ -80,7 +79,16 @@ static void test_each_kind(void **state)
 	const char *pull[] = {"podman", "pull", COMMON, "--storage-opt", "ignore_chown_errors=true",
 	                      "alpine", NULL};
 	CHECK(c, NULL, false, pull, "pull", "alpine");
-	const char *build[] = {"podman", "build", COMMON, HOOK, "-t", "x", ".", NULL};
+	const char *start[] = {
+	    "podman", "start", COMMON, "--hooks-dir", "/usr/share/containers/oci/hooks.d",
+	    "-a",     "c",     NULL};
+	CHECK(c, NULL, false, start, "start", "-a", "c");
+	const char *cstart[] = {"podman", "container",   "restart",
+	                        COMMON,   "--hooks-dir", "/usr/share/containers/oci/hooks.d",
+	                        "c",      NULL};
+	CHECK(c, NULL, false, cstart, "container", "restart", "c");
+	/* nothing of the hook's on build: buildah would store it in the image */
+	const char *build[] = {"podman", "build", COMMON, "-t", "x", ".", NULL};
 	CHECK(c, NULL, false, build, "build", "-t", "x", ".");
 	const char *ps[] = {"podman", "ps", COMMON, "-a", NULL};
 	CHECK(c, NULL, false, ps, "ps", "-a");
@@ -194,7 +202,7 @@ static void test_module_args(void **state)
 	CHECK(c, &mods, false, want2, "run", "--gpus", "all", "img");
 	/* modules on build (#34) */
 	/* (the module's env and run options would be baked into the image) */
-	const char *want3[] = {"podman", "build", COMMON, HOOK, "-t", "x", ".", NULL};
+	const char *want3[] = {"podman", "build", COMMON, "-t", "x", ".", NULL};
 	CHECK(c, &mods, false, want3, "build", "-t", "x", ".", "--gpu");
 	phpc_modules_clear(&mods);
 	phpc_config_free(c);
@@ -301,6 +309,50 @@ static void test_no_hook_no_annotation(void **state)
 	phpc_config_free(c);
 }
 
+/* The hook is asked to run only for a container with a request, named by
+ * its token; never on build. */
+static void test_hook_request_annotation(void **state)
+{
+	(void)state;
+	struct phpc_config *c = cfg_with(env_default, NULL);
+	struct phpc_cli cli;
+	struct phpc_error *err = NULL;
+	struct phpc_modules none = {0};
+	char *argv[] = {"podman-hpc", "run", "img", NULL};
+	assert_int_equal(phpc_cli_parse(3, argv, &cli, &err), 0);
+	assert_int_equal(phpc_cli_parse_modules(&cli, &none, &err), 0);
+	cli.hook_installed = true;
+	cli.hook_request = strdup("0123456789abcdef0123456789abcdef");
+	char **got = phpc_podman_argv(c, &cli, &none, false);
+	assert_true(phpc_strv_contains(got, "podman_hpc.hook_tool=true"));
+	assert_true(phpc_strv_contains(got, "podman_hpc.request=0123456789abcdef0123456789abcdef"));
+	phpc_strv_free(got);
+	phpc_cli_clear(&cli);
+	char *bargv[] = {"podman-hpc", "build", "-t", "x", ".", NULL};
+	assert_int_equal(phpc_cli_parse(5, bargv, &cli, &err), 0);
+	cli.hook_installed = true;
+	cli.hook_request = strdup("0123456789abcdef0123456789abcdef");
+	got = phpc_podman_argv(c, &cli, &none, false);
+	for (char **a = got; *a; a++)
+		assert_null(strstr(*a, "podman_hpc"));
+	phpc_strv_free(got);
+	phpc_cli_clear(&cli);
+	phpc_config_free(c);
+}
+
+/* --root X and --root=X, the last one winning */
+static void test_cli_global(void **state)
+{
+	(void)state;
+	struct phpc_cli cli;
+	struct phpc_error *err = NULL;
+	char *argv[] = {"podman-hpc", "--root", "/a", "--log-level=debug", "--root=/b", "ps", NULL};
+	assert_int_equal(phpc_cli_parse(6, argv, &cli, &err), 0);
+	assert_string_equal(phpc_cli_global(&cli, "--root"), "/b");
+	assert_null(phpc_cli_global(&cli, "--runroot"));
+	phpc_cli_clear(&cli);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +367,8 @@ int main(void)
 	    cmocka_unit_test(test_env),
 	    cmocka_unit_test(test_container_env),
 	    cmocka_unit_test(test_no_hook_no_annotation),
+	    cmocka_unit_test(test_hook_request_annotation),
+	    cmocka_unit_test(test_cli_global),
 	};
 	return cmocka_run_group_tests_name("cmdline", tests, NULL, NULL);
 }

@@ -64,7 +64,8 @@ static void test_defaults(void **state)
 	assert_true(c->v[PHPC_K_WAIT_TIMEOUT].num == 10);
 	assert_true(c->v[PHPC_K_WAIT_POLL_INTERVAL].num == 0.2);
 	assert_string_equal(c->v[PHPC_K_GRAPH_ROOT].source, "default");
-	assert_string_equal(c->squash_dir, "/tmp/storage");
+	/* per user, never a shared /tmp/storage */
+	assert_string_equal(c->squash_dir, "/tmp/4242_hpc/squash");
 	assert_null(c->config_file);
 	phpc_config_free(c);
 }
