@@ -4,6 +4,11 @@
 #include <errno.h>
 #include <stdarg.h>
 
+/* The format attribute lets the compiler check fmt at every public caller
+ * (-Wformat-nonliteral would otherwise refuse the vasprintf below). */
+static int set_va(struct phpc_error **err, int code, bool with_errno, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
 static int set_va(struct phpc_error **err, int code, bool with_errno, const char *fmt, va_list ap)
 {
 	if (code <= 0)
