@@ -20,6 +20,7 @@
 #include "nsjoin.h"
 #include "oci.h"
 #include "phpc-build.h"
+#include "proc.h"
 #include "request.h"
 #include "rootfs.h"
 #include "rules.h"
@@ -31,6 +32,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -252,12 +254,21 @@ static void run_ldconfig(struct hook *h)
 		                    CLONE_NEWPID | CLONE_NEWCGROUP,
 		                &err) < 0)
 			_exit(125);
-		int out = logf_ ? fileno(logf_) : open("/dev/null", O_WRONLY | O_CLOEXEC);
-		dup2(out, STDOUT_FILENO);
-		dup2(out, STDERR_FILENO);
+		/* The image's program gets nothing of the host's: not the log
+		 * (it could read the user's earlier lines or write unescaped
+		 * ones), not any other fd of the hook. */
+		int out = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (out < 0 || dup2(out, STDIN_FILENO) < 0 || dup2(out, STDOUT_FILENO) < 0 ||
+		    dup2(out, STDERR_FILENO) < 0)
+			_exit(125);
+		phpc_close_fds_except(NULL, 0);
 		pid_t g = fork();
-		if (g == 0)
+		if (g == 0) {
+			/* killed with this process at the time limit, not left
+			 * running in the container */
+			prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 			exec_ldconfig(h);
+		}
 		int st = 0;
 		if (g < 0 || waitpid(g, &st, 0) < 0)
 			_exit(125);

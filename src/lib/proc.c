@@ -90,3 +90,20 @@ int phpc_spawn_wait(char *const *argv, char *const *envp, int *status, struct ph
 			return phpc_error_errno(err, errno, "waiting for %s", argv[0]);
 	return 0;
 }
+
+void phpc_close_fds_except(const int *keep, size_t n)
+{
+	/* ranges between the kept fds, lowest first */
+	unsigned int lo = 3;
+	for (;;) {
+		unsigned int next = ~0U;
+		for (size_t i = 0; i < n; i++)
+			if (keep[i] >= (int)lo && (unsigned int)keep[i] < next)
+				next = (unsigned int)keep[i];
+		if (next > lo)
+			close_range(lo, next == ~0U ? ~0U : next - 1, 0);
+		if (next == ~0U)
+			return;
+		lo = next + 1;
+	}
+}

@@ -23,4 +23,9 @@ int phpc_exec(char *const *argv, char *const *envp, struct phpc_error **err);
 /* Exit code a shell would report for a wait status. */
 int phpc_exit_code(int status);
 
+/* Closes every fd from 3 up except those in keep: a process about to run an
+ * image's program (or to enter its namespaces) must hold nothing of the
+ * host's that the program could use. */
+void phpc_close_fds_except(const int *keep, size_t n);
+
 #endif

@@ -95,8 +95,10 @@ static int mount_id(int fd, uint64_t *id)
 /* Creates name in dirfd as a copy of the host file at srcfd/srcname (no
  * symlink is followed on either side). Returns 0 or a negative errno; *err
  * is set when the image's content is the reason. */
-static int copy_one(int srcdir, const char *srcname, int dirfd, const char *name,
+static int copy_one(int srcdir, const char *srcname, int dirfd, const char *name, uint64_t rid,
                     struct phpc_error **err);
+
+static int mount_id(int fd, uint64_t *id);
 
 static const char *file_kind(mode_t m)
 {
@@ -155,7 +157,7 @@ static int copy_file(int srcfd, const struct stat *st, int dirfd, const char *na
 	return r;
 }
 
-static int copy_dir(int srcfd, int parent, const char *name, struct phpc_error **err)
+static int copy_dir(int srcfd, int parent, const char *name, uint64_t rid, struct phpc_error **err)
 {
 	struct stat st;
 	int r = check_dest(parent, name, &st, err);
@@ -169,6 +171,16 @@ static int copy_dir(int srcfd, int parent, const char *name, struct phpc_error *
 	    openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (out < 0)
 		return -errno;
+	/* a directory of the image that is a mount point (a volume, a bind of
+	 * the host) is not the container's to write into */
+	uint64_t did = 0;
+	if (mount_id(out, &did) < 0)
+		return -errno;
+	if (did != rid)
+		return phpc_error_set(err, EXDEV,
+		                      "%s is a separate mount (a volume or a bind of the host), "
+		                      "refusing to copy into it",
+		                      name);
 	int dup = fcntl(srcfd, F_DUPFD_CLOEXEC, 0);
 	if (dup < 0)
 		return -errno;
@@ -181,7 +193,7 @@ static int copy_dir(int srcfd, int parent, const char *name, struct phpc_error *
 	while (r == 0 && (de = readdir(d))) {
 		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
 			continue;
-		r = copy_one(dirfd(d), de->d_name, out, de->d_name, err);
+		r = copy_one(dirfd(d), de->d_name, out, de->d_name, rid, err);
 	}
 	closedir(d);
 	return r;
@@ -204,7 +216,7 @@ static int copy_symlink(int srcdir, const char *srcname, int dirfd, const char *
 	return symlinkat(target, dirfd, name) < 0 ? -errno : 0;
 }
 
-static int copy_one(int srcdir, const char *srcname, int dirfd, const char *name,
+static int copy_one(int srcdir, const char *srcname, int dirfd, const char *name, uint64_t rid,
                     struct phpc_error **err)
 {
 	struct stat st;
@@ -218,7 +230,7 @@ static int copy_one(int srcdir, const char *srcname, int dirfd, const char *name
 	    openat(srcdir, srcname, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	return S_ISDIR(st.st_mode) ? copy_dir(fd, dirfd, name, err)
+	return S_ISDIR(st.st_mode) ? copy_dir(fd, dirfd, name, rid, err)
 	                           : copy_file(fd, &st, dirfd, name, err);
 }
 
@@ -252,7 +264,7 @@ int phpc_root_copy(int rootfd, const char *src, const char *path, struct phpc_er
 	_cleanup_close_ int wdir = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (wdir < 0)
 		return phpc_error_errno(err, errno, "cannot open the directory of %s", path);
-	int r = copy_one(AT_FDCWD, src, wdir, base, err);
+	int r = copy_one(AT_FDCWD, src, wdir, base, rid, err);
 	if (r < 0 && err && *err)
 		return phpc_error_prefix(err, "cannot copy %s to %s", src, path);
 	if (r < 0)

@@ -361,17 +361,25 @@ static void remove_layer_files(int dfd, const char *id)
 	/* an id is a path component below the store: "../x" would leave it */
 	if (!phpc_store_is_id(id))
 		return;
+	/* each directory opened without following a link: a store's "overlay"
+	 * that is a symlink must not lead the removal elsewhere */
+	_cleanup_close_ int ov =
+	    openat(dfd, "overlay", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int lfd =
+	    ov < 0 ? -1 : openat(ov, "l", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int lay =
+	    openat(dfd, "overlay-layers", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	_cleanup_free_ char *link = NULL;
-	if (read_link_name(dfd, id, &link, NULL) == 0 && *link && !strchr(link, '/')) {
-		_cleanup_free_ char *l = phpc_xasprintf("overlay/l/%s", link);
-		_cleanup_free_ char *sq = phpc_xasprintf("overlay/l/%s.squash", link);
-		unlinkat(dfd, l, 0);
-		unlinkat(dfd, sq, 0);
+	if (lfd >= 0 && read_link_name(dfd, id, &link, NULL) == 0 && *link && !strchr(link, '/')) {
+		_cleanup_free_ char *sq = phpc_xasprintf("%s.squash", link);
+		unlinkat(lfd, link, 0);
+		unlinkat(lfd, sq, 0);
 	}
-	_cleanup_free_ char *d = phpc_xasprintf("overlay/%s", id);
-	_cleanup_free_ char *ts = phpc_xasprintf("overlay-layers/%s.tar-split.gz", id);
-	phpc_rm_rf_at(dfd, d);
-	unlinkat(dfd, ts, 0);
+	if (ov >= 0)
+		phpc_rm_rf_at(ov, id);
+	_cleanup_free_ char *ts = phpc_xasprintf("%s.tar-split.gz", id);
+	if (lay >= 0)
+		unlinkat(lay, ts, 0);
 }
 
 static int remove_image(struct phpc_store *st, int idx, struct phpc_strv *notes,
@@ -397,9 +405,10 @@ static int remove_image(struct phpc_store *st, int idx, struct phpc_strv *notes,
 		r = phpc_store_save_layers(st, err);
 	for (size_t i = 0; r == 0 && i < unused.n; i++)
 		remove_layer_files(st->dirfd, unused.v[i]);
-	_cleanup_free_ char *bd = phpc_xasprintf("overlay-images/%s", id);
-	if (phpc_store_is_id(id))
-		phpc_rm_rf_at(st->dirfd, bd);
+	_cleanup_close_ int imgs =
+	    openat(st->dirfd, "overlay-images", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (imgs >= 0 && phpc_store_is_id(id))
+		phpc_rm_rf_at(imgs, id);
 	if (notes)
 		phpc_strv_addf(notes, "removed %s and %zu unused layer(s)", id, unused.n);
 	phpc_strv_clear(&unused);

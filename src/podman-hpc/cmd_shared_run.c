@@ -522,20 +522,39 @@ static void catch_signals(void)
 		sigaction(sigs[i], &sa, NULL);
 }
 
-/* The command's process: the container's user, capabilities and directory. */
-static void exec_task(struct sr *s, const struct phpc_oci_config *c, char **env, int errfd)
+/* The process manager's fd, from podman-hpc's own environment only: the
+ * container's PMI_FD is the image's to set, and would name a host fd. */
+static int host_pmi_fd(char *const *envp)
+{
+	const char *v = phpc_env_get(envp, "PMI_FD");
+	char *end = NULL;
+	if (!v || !*v)
+		return -1;
+	errno = 0;
+	long fd = strtol(v, &end, 10);
+	if (*end || errno || fd < 0 || fd > 65535 || fcntl((int)fd, F_GETFD) < 0)
+		return -1;
+	return (int)fd;
+}
+
+/* The command's process: the container's user, capabilities and directory.
+ * It holds nothing of the host's but its stdio, PMI_FD (as fd 3, as in
+ * NERSC's version) and the pipe that reports a failure to exec. */
+static void exec_task(struct sr *s, const struct phpc_oci_config *c, char **env, int errfd,
+                      int pmifd)
 {
 	struct phpc_error *err = NULL;
 	const char *cwd = s->opts.workdir ? s->opts.workdir : c->cwd;
 	signal(SIGTERM, SIG_DFL);
-	/* PMI_FD as in NERSC's version: fd 3 */
-	for (char **e = env; *e; e++) {
-		long fd = str_has_prefix(*e, "PMI_FD=") ? strtol(*e + 7, NULL, 10) : -1;
-		if (fd >= 0 && fd != 3 && fcntl((int)fd, F_GETFD) >= 0 && dup2((int)fd, 3) == 3) {
-			free(*e);
-			*e = phpc_xstrdup("PMI_FD=3");
-		}
-	}
+	/* out of the way of fd 3 first */
+	int high = fcntl(errfd, F_DUPFD_CLOEXEC, pmifd > 3 ? pmifd + 1 : 4);
+	if (high < 0)
+		_exit(127);
+	errfd = high;
+	if (pmifd >= 0 && pmifd != 3 && dup2(pmifd, 3) != 3)
+		_exit(127);
+	int keep[] = {pmifd >= 0 ? 3 : -1, errfd};
+	phpc_close_fds_except(keep, ARRAY_SIZE(keep));
 	if (phpc_become(c->uid, c->gid, c->groups, c->ngroups, c->caps, c->no_new_privs, &err) <
 	    0) {
 		dprintf(errfd, "%s", err->msg);
@@ -558,9 +577,16 @@ static void exec_task(struct sr *s, const struct phpc_oci_config *c, char **env,
  * reports that child's pid (or why it failed) and exits; the task process,
  * a subreaper, then waits for the command itself. */
 static void join_child(struct sr *s, pid_t cpid, const struct phpc_oci_config *c, char **env,
-                       int report, int errfd)
+                       int report, int errfd, int pmifd)
 {
 	struct phpc_error *err = NULL;
+	/* Once in the container's user and pid namespaces with its uid, this
+	 * process would be open to the container's processes through /proc
+	 * (ptrace, /proc/PID/fd) until it execs: not dumpable, and holding no
+	 * host fd it does not need (the step's state directory and locks). */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	int keep[] = {report, errfd, pmifd};
+	phpc_close_fds_except(keep, ARRAY_SIZE(keep));
 	if (phpc_nsjoin(cpid,
 	                CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET |
 	                    CLONE_NEWPID | CLONE_NEWCGROUP,
@@ -570,7 +596,7 @@ static void join_child(struct sr *s, pid_t cpid, const struct phpc_oci_config *c
 	}
 	pid_t g = fork();
 	if (g == 0)
-		exec_task(s, c, env, errfd);
+		exec_task(s, c, env, errfd, pmifd);
 	dprintf(report, "P%d", (int)g);
 	_exit(0);
 }
@@ -588,9 +614,17 @@ static int run_joined(struct sr *s, pid_t cpid, const char *config, int *code,
 		r = phpc_oci_config_parse(text, "/", &c, err);
 	if (r < 0)
 		return r;
-	_cleanup_strvp_ char **env =
+	_cleanup_strvp_ char **all =
 	    phpc_shared_task_env(c.env, phpc_cfg_list(s->ctx->cfg, PHPC_K_SHARED_RUN_EXEC_ARGS),
 	                         s->opts.env.v, s->ctx->envp);
+	int pmifd = host_pmi_fd(s->ctx->envp);
+	struct phpc_strv tenv = {0};
+	for (char **e = all; *e; e++)
+		if (!str_has_prefix(*e, "PMI_FD="))
+			phpc_strv_add(&tenv, *e);
+	if (pmifd >= 0)
+		phpc_strv_add(&tenv, "PMI_FD=3");
+	_cleanup_strvp_ char **env = phpc_strv_steal(&tenv);
 	int rep[2], errp[2];
 	if (pipe2(rep, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
 		phpc_oci_config_clear(&c);
@@ -603,7 +637,7 @@ static int run_joined(struct sr *s, pid_t cpid, const char *config, int *code,
 	if (j == 0) {
 		close(rep[0]);
 		close(errp[0]);
-		join_child(s, cpid, &c, env, rep[1], errp[1]);
+		join_child(s, cpid, &c, env, rep[1], errp[1], pmifd);
 	}
 	close(rep[1]);
 	close(errp[1]);

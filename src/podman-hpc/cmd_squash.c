@@ -240,6 +240,10 @@ int cmd_migrate(struct phpc_ctx *ctx, struct phpc_error **err)
 int cmd_rmsqi(struct phpc_ctx *ctx, struct phpc_error **err)
 {
 	int r = phpc_ctx_load_config(ctx, err);
+	/* a squash store another user planted must not be acted on: removal
+	 * follows its records */
+	if (r == 0)
+		r = phpc_ctx_check_dirs(ctx, err);
 	struct phpc_rmsqi_req req = {0};
 	_cleanup_strv_ struct phpc_strv names = {0};
 	for (size_t i = 0; r == 0 && i < ctx->cli.args.n; i++) {

@@ -372,3 +372,38 @@ hardlinked_destination() { echo "image data" >etc/orig.conf && ln etc/orig.conf 
 	! grep -E '(^|/)etc/x.conf$|usr/lib/fake' <<<"$listing"
 	"$PHPC" rmi localhost/phpc-built-sec >/dev/null
 }
+
+@test "shared-run: an image's PMI_FD gets it no host fd, and the task holds none" {
+	for fd in 4 5 7; do
+		evil_image "phpc-evil-pmi$fd" nothing "ENV PMI_FD=$fd"
+		run_bounded env -u PMI_FD "$PHPC" shared-run --rm "localhost/phpc-evil-pmi$fd" sh -c \
+			'for f in /proc/$$/fd/*; do echo "$f -> $(readlink "$f")"; done; echo "PMI_FD=[$PMI_FD]"'
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"PMI_FD=[]"* ]]
+		# stdio only: no state directory, lock or host directory
+		! grep -E -- "-> .*(shared-run|$base|^/$)" <<<"$output"
+		[ "$(grep -c -- ' -> ' <<<"$output")" -le 4 ]
+		# (the step's monitor removes the container in the background)
+		"$PHPC" rmi -f "localhost/phpc-evil-pmi$fd" >/dev/null
+	done
+}
+
+@test "the image's ldconfig gets neither the log nor more than its time" {
+	fake_ldconfig() {
+		mkdir -p sbin
+		printf '#!/bin/sh\necho FORGED-LINE\ncat /proc/self/fd/2 > /tmp/leaked 2>/dev/null\necho x > /tmp/ran\n' >sbin/ldconfig
+		chmod +x sbin/ldconfig
+	}
+	evil_image phpc-evil-ldc fake_ldconfig
+	log=$BATS_TEST_TMPDIR/hook.log
+	echo "PRIOR LINE $victim/secret-path" >"$log"
+	chmod 600 "$log"
+	run_bounded "$PHPC" run --rm --xmod -e LOG_PLUGIN="$log" localhost/phpc-evil-ldc \
+		sh -c 'cat /tmp/ran; cat /tmp/leaked 2>/dev/null | wc -c'
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = x ]   # the image's ldconfig did run
+	[ "${lines[1]}" = 0 ]   # and read nothing of the host's log
+	! grep -q FORGED-LINE "$log"
+	grep -q "PRIOR LINE" "$log"
+	"$PHPC" rmi localhost/phpc-evil-ldc >/dev/null
+}

@@ -120,6 +120,68 @@ static void test_planted(void **state)
 	free(d);
 }
 
+/* A link placed in a directory only its owner writes is followed, and
+ * where it leads is walked by the same rules. */
+static void test_link_target_walked(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	/* not below /tmp: below a directory others can write, no link is
+	 * followed at all */
+	char tmpl[] = "/run/phpc-unit-XXXXXX";
+	char *d = phpc_xstrdup(mkdtemp(tmpl));
+	char *safe = phpc_xasprintf("%s/safe", d), *planted = phpc_xasprintf("%s/planted", d);
+	char *good = phpc_xasprintf("%s/good", d);
+	assert_int_equal(mkdir(safe, 0755), 0);
+	assert_int_equal(mkdir(planted, 0755), 0);
+	assert_int_equal(chown(planted, 65534, 65534), 0);
+	assert_int_equal(mkdir(good, 0700), 0);
+	char *l1 = phpc_xasprintf("%s/to-planted", safe), *l2 = phpc_xasprintf("%s/to-good", safe);
+	assert_int_equal(symlink(planted, l1), 0);
+	assert_int_equal(symlink("../good", l2), 0);
+	struct phpc_error *err = NULL;
+	char *p1 = phpc_xasprintf("%s/run", l1), *p2 = phpc_xasprintf("%s/run", l2);
+	assert_int_equal(phpc_dir_check(p1, PHPC_DIR_PRIVATE, 0, "run_root", &err), -EPERM);
+	assert_non_null(strstr(err->msg, "planted belongs to user nobody"));
+	phpc_error_freep(&err);
+	if (phpc_dir_check(p2, PHPC_DIR_PRIVATE, 0, "run_root", &err) < 0)
+		fail_msg("%s", err->msg);
+	struct stat st;
+	char *made = phpc_xasprintf("%s/run", good);
+	assert_int_equal(stat(made, &st), 0);
+	free(made);
+	free(p1);
+	free(p2);
+	free(l1);
+	free(l2);
+	free(good);
+	free(safe);
+	free(planted);
+	rm_tree(d);
+	free(d);
+}
+
+/* A group-writable directory that is not sticky lets others rename what is
+ * in it: refused even when it is the first such directory on the way. */
+static void test_non_sticky_open_parent(void **state)
+{
+	(void)state;
+	char *d = tmpdir();
+	char *open_dir = phpc_xasprintf("%s/proj", d);
+	assert_int_equal(mkdir(open_dir, 0700), 0);
+	assert_int_equal(chmod(open_dir, 0770), 0);
+	char *p = phpc_xasprintf("%s/me/run", open_dir);
+	struct phpc_error *err = NULL;
+	assert_int_equal(phpc_dir_check(p, PHPC_DIR_PRIVATE, getuid(), "run_root", &err), -EPERM);
+	assert_non_null(strstr(err->msg, "not sticky"));
+	phpc_error_freep(&err);
+	free(p);
+	free(open_dir);
+	rm_tree(d);
+	free(d);
+}
+
 static void test_store(void **state)
 {
 	(void)state;
@@ -148,6 +210,8 @@ int main(void)
 	    cmocka_unit_test(test_symlink_below_open_dir),
 	    cmocka_unit_test(test_planted),
 	    cmocka_unit_test(test_store),
+	    cmocka_unit_test(test_link_target_walked),
+	    cmocka_unit_test(test_non_sticky_open_parent),
 	};
 	return cmocka_run_group_tests_name("safedir", tests, NULL, NULL);
 }
