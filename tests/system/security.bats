@@ -383,8 +383,12 @@ hardlinked_destination() { echo "image data" >etc/orig.conf && ln etc/orig.conf 
 		# stdio only: no state directory, lock or host directory
 		! grep -E -- "-> .*(shared-run|$base|^/$)" <<<"$output"
 		[ "$(grep -c -- ' -> ' <<<"$output")" -le 4 ]
-		# (the step's monitor removes the container in the background)
-		"$PHPC" rmi -f "localhost/phpc-evil-pmi$fd" >/dev/null
+		# the step's monitor removes the container in the background
+		for _ in $(seq 100); do
+			[ -z "$("$PHPC" ps -aq --filter "ancestor=localhost/phpc-evil-pmi$fd")" ] && break
+			sleep 0.2
+		done
+		"$PHPC" rmi "localhost/phpc-evil-pmi$fd" >/dev/null
 	done
 }
 
