@@ -14,10 +14,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#define PROG "podman-hpc-build-runtime"
+#define PROG "podman-hpc-build-runtime" /* every message on stderr starts so */
 
 /* The runtime the site configured for podman, as the engine's containers.conf
  * names it, else runc. */
@@ -47,24 +48,29 @@ static char *real_runtime(void)
 	return phpc_xstrdup("runc");
 }
 
-static int run_real(const char *real, char **argv)
+/* Runs the real runtime (searched in PATH) with our arguments and waits for
+ * it. *code gets its exit code, or what a shell would report when it cannot
+ * be run (127) or waited for (125). */
+static int run_real(const char *real, char **argv, int *code, struct phpc_error **err)
 {
 	char *saved = argv[0];
 	argv[0] = (char *)real;
-	pid_t pid = fork();
-	if (pid == 0) {
-		execvp(real, argv);
-		fprintf(stderr, PROG ": cannot run %s: %s\n", real, strerror(errno));
-		_exit(127);
-	}
+	pid_t pid;
+	int r = posix_spawnp(&pid, real, NULL, NULL, argv, environ);
 	argv[0] = saved;
+	if (r != 0) {
+		*code = 127;
+		return phpc_error_errno(err, r, "cannot run %s", real);
+	}
 	int st = 0;
-	if (pid < 0)
-		return 125;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return 125;
-	return phpc_exit_code(st);
+	while (waitpid(pid, &st, 0) < 0) {
+		if (errno != EINTR) {
+			*code = 125;
+			return phpc_error_errno(err, errno, "cannot wait for %s", real);
+		}
+	}
+	*code = phpc_exit_code(st);
+	return 0;
 }
 
 /* Before create: the first missing component of each module destination,
@@ -111,8 +117,10 @@ static int deeper_first(const void *a, const void *b)
 	return la < lb ? 1 : la > lb ? -1 : 0;
 }
 
-/* After delete: removes what record() found missing, if still only mount points. */
-static int clean(const struct phpc_runtime_call *c, int statefd, struct phpc_error **err)
+/* After delete: removes what record() found missing, if still only mount
+ * points. One that cannot be removed is a warning, added to warnings. */
+static int clean(const struct phpc_runtime_call *c, int statefd, struct phpc_strv *warnings,
+                 struct phpc_error **err)
 {
 	_cleanup_free_ char *text = NULL;
 	int r = phpc_read_file(statefd, c->id, &text, NULL, NULL);
@@ -138,7 +146,7 @@ static int clean(const struct phpc_runtime_call *c, int statefd, struct phpc_err
 			*tab = '\0';
 			/* one that holds the step's own files stays: say so, go on */
 			if (phpc_buildmnt_remove(rootfd, lines.v[i], tab + 1, &e) < 0)
-				fprintf(stderr, PROG ": warning: %s\n", e->msg);
+				phpc_strv_add(warnings, e->msg);
 			phpc_error_free(e);
 		}
 	}
@@ -150,16 +158,25 @@ static int clean(const struct phpc_runtime_call *c, int statefd, struct phpc_err
 int main(int argc, char **argv)
 {
 	_cleanup_free_ char *real = real_runtime();
-	struct phpc_runtime_call call;
+	struct phpc_runtime_call call = {0};
+	struct phpc_error *err = NULL;
 	const char *state = getenv(PHPC_BUILD_ENV_STATE);
-	if (!state || !*state || phpc_runtime_call_parse(argc, argv, &call) < 0 ||
-	    (!streq(call.sub, "create") && !streq(call.sub, "delete"))) {
+	bool ours = state && *state;
+	if (ours && phpc_runtime_call_parse(argc, argv, &call, &err) < 0) {
+		/* the real runtime judges the call; we only cannot follow it */
+		fprintf(stderr,
+		        PROG ": warning: %s; the image may keep empty mount points of site "
+		             "modules\n",
+		        err->msg);
+		phpc_error_freep(&err);
+		ours = false;
+	}
+	if (!ours || !call.sub || (!streq(call.sub, "create") && !streq(call.sub, "delete"))) {
 		argv[0] = real;
 		execvp(real, argv);
 		fprintf(stderr, PROG ": cannot run %s: %s\n", real, strerror(errno));
 		return 127;
 	}
-	struct phpc_error *err = NULL;
 	_cleanup_close_ int statefd = open(state, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int r = statefd < 0 ? phpc_error_errno(&err, errno, "cannot open %s", state) : 0;
 	if (r == 0 && streq(call.sub, "create"))
@@ -169,10 +186,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": warning: %s\n", err->msg);
 		phpc_error_freep(&err);
 	}
-	int rc = run_real(real, argv);
-	if (streq(call.sub, "delete") && statefd >= 0 && clean(&call, statefd, &err) < 0) {
-		fprintf(stderr, PROG ": warning: %s\n", err->msg);
+	int rc = 0;
+	if (run_real(real, argv, &rc, &err) < 0) {
+		fprintf(stderr, PROG ": %s\n", err->msg);
 		phpc_error_freep(&err);
 	}
+	struct phpc_strv warnings = {0};
+	if (streq(call.sub, "delete") && statefd >= 0 &&
+	    clean(&call, statefd, &warnings, &err) < 0) {
+		phpc_strv_add(&warnings, err->msg);
+		phpc_error_freep(&err);
+	}
+	for (size_t i = 0; i < warnings.n; i++)
+		fprintf(stderr, PROG ": warning: %s\n", warnings.v[i]);
+	phpc_strv_clear(&warnings);
 	return rc;
 }

@@ -14,7 +14,7 @@
  * log file are the user's decisions. Nothing the image sets (environment,
  * labels, annotations) is read for them; a container started without
  * podman-hpc's request gets nothing from this hook. */
-#include "config.h"
+#include "env.h"
 #include "fsutil.h"
 #include "modules.h"
 #include "nsjoin.h"
@@ -38,6 +38,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#define PROG                "podman-hpc-hook" /* every message on stderr starts so */
 #define LDCONFIG_TIMEOUT_MS 30000
 
 static FILE *logf_; /* LOG_PLUGIN, or NULL */
@@ -87,7 +88,8 @@ struct hook {
 	char *modules_dir;
 	int rootfd;
 	struct phpc_root_cache cache;
-	bool applied; /* something was injected: run ldconfig */
+	bool applied;               /* something was injected: run ldconfig */
+	struct phpc_error *warning; /* not fatal: main() prints it */
 };
 
 /* Rule variables take the user's values from the request, and nothing else:
@@ -116,45 +118,52 @@ static int read_input(struct hook *h, struct phpc_error **err)
 /* LOG_PLUGIN, as the user asked for it: a new file is created mode 0600; an
  * existing one is appended to only if it is a regular file of ours with a
  * single link; no symlink is followed anywhere in the path (podman-hpc
- * resolved the directory's as the user). Never truncated. */
+ * resolved the directory's as the user). Never truncated. Returns the fd or
+ * a negative errno. */
 static int open_log_fd(const char *path)
 {
 	struct open_how how = {.flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY,
 	                       .mode = 0600,
 	                       .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
 	int fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
-	if (fd >= 0 || errno != EEXIST)
+	if (fd >= 0)
 		return fd;
+	if (errno != EEXIST)
+		return -errno;
 	how.flags = O_WRONLY | O_APPEND | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
 	how.mode = 0;
 	fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	if (fd < 0)
+		return -errno;
 	struct stat st;
-	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	                st.st_nlink != 1)) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    st.st_nlink != 1) {
 		close(fd);
-		errno = EPERM;
-		return -1;
+		return -EPERM;
 	}
 	return fd;
 }
 
-static void open_log(struct hook *h)
+/* A log that cannot be opened is not fatal: the container starts without
+ * it, and *warn says why. */
+static void open_log(struct hook *h, struct phpc_error **warn)
 {
 	if (!h->req.log)
 		return;
 	int fd = open_log_fd(h->req.log);
 	if (fd < 0) {
-		fprintf(stderr,
-		        "podman-hpc-hook: warning: not logging to LOG_PLUGIN=%s: %s (it must be a "
-		        "new file, or a regular file of yours with one link, reached without "
-		        "symlinks)\n",
-		        h->req.log, strerror(errno));
+		phpc_error_set(warn, -fd,
+		               "not logging to LOG_PLUGIN=%s: %s (it must be a new file, or a "
+		               "regular file of yours with one link, reached without symlinks)",
+		               h->req.log, strerror(-fd));
 		return;
 	}
 	logf_ = fdopen(fd, "a");
-	if (!logf_)
+	if (!logf_) {
+		phpc_error_errno(warn, errno, "not logging to LOG_PLUGIN=%s", h->req.log);
 		close(fd);
-	logmsg("podman-hpc-hook %s: container %s, pid %d, root %s", PHPC_VERSION, h->state.id,
+	}
+	logmsg(PROG " %s: container %s, pid %d, root %s", PHPC_VERSION, h->state.id,
 	       (int)h->state.pid, h->cfg.root_path);
 }
 
@@ -164,15 +173,16 @@ static int apply_rule(struct hook *h, const struct phpc_module *m, const char *t
 {
 	struct phpc_rule rule;
 	struct phpc_strv matches = {0}, dsts = {0};
-	_cleanup_free_ char *why = NULL;
+	_cleanup_error_ struct phpc_error *skip = NULL;
 	int r = phpc_rule_parse(text, h->modules_dir, lookup, h, &rule, err);
 	if (r == 0)
 		r = phpc_rule_glob(&rule, &matches, err);
 	if (r == 0 && matches.n == 0)
 		logmsg("  %s %s: no source matches %s, skipped", bind ? "bind" : "copy", text,
 		       rule.src);
-	if (r == 0 && matches.n && phpc_rule_destinations(&rule, matches.v, &dsts, &why) < 0)
-		logmsg("  %s %s: skipped: %s", bind ? "bind" : "copy", text, why);
+	/* a rule that cannot apply is skipped with a log line, not an error */
+	if (r == 0 && matches.n && phpc_rule_destinations(&rule, matches.v, &dsts, &skip) < 0)
+		logmsg("  %s %s: skipped: %s", bind ? "bind" : "copy", text, skip->msg);
 	for (size_t i = 0; r == 0 && i < dsts.n; i++) {
 		logmsg("  %s %s -> %s%s", bind ? "bind" : "copy", matches.v[i], dsts.v[i],
 		       bind && rule.ro ? " (read-only)" : "");
@@ -272,18 +282,22 @@ static void run_ldconfig(struct hook *h)
 		int st = 0;
 		if (g < 0 || waitpid(g, &st, 0) < 0)
 			_exit(125);
-		_exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+		_exit(phpc_exit_code(st));
 	}
 	int status = 0;
 	if (pid < 0 || wait_timeout(pid, LDCONFIG_TIMEOUT_MS, &status) < 0) {
 		logmsg("ldconfig: did not finish, skipped");
 		return;
 	}
-	/* A failing ldconfig leaves the image as it was: logged, not fatal. */
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	/* A failing ldconfig leaves the image as it was: logged, not fatal.
+	 * Besides ldconfig's own codes: 125, the container's namespaces could
+	 * not be joined; 126, chroot or dropping capabilities failed; 127, no
+	 * exec; 128+N, killed by signal N. */
+	int code = phpc_exit_code(status);
+	if (code == 0)
 		logmsg("ldconfig: done");
 	else
-		logmsg("ldconfig: failed (status %d)", status);
+		logmsg("ldconfig: failed (exit code %d)", code);
 }
 
 /* The modules the request names, in the site's file order. */
@@ -314,7 +328,7 @@ static int run(struct hook *h, struct phpc_error **err)
 		return 0;
 	if (r < 0)
 		return phpc_error_prefix(err, "the podman-hpc request of this container");
-	open_log(h);
+	open_log(h, &h->warning);
 	h->modules_dir = phpc_xstrdup(h->req.modules_dir);
 	r = phpc_modules_load(h->modules_dir, &h->mods, err);
 	if (r < 0)
@@ -357,13 +371,19 @@ int main(void)
 	clock_gettime(CLOCK_MONOTONIC, &start_);
 	struct phpc_error *err = NULL;
 	int r = run(&h, &err);
+	if (h.warning) {
+		fputs(PROG ": warning: ", stderr);
+		put_escaped(stderr, h.warning->msg);
+		fputc('\n', stderr);
+	}
 	if (r < 0) {
-		fputs("podman-hpc-hook: ", stderr);
+		fputs(PROG ": ", stderr);
 		put_escaped(stderr, err ? err->msg : strerror(-r));
 		fputc('\n', stderr);
 		logmsg("error: %s", err ? err->msg : strerror(-r));
 	}
 	phpc_error_free(err);
+	phpc_error_free(h.warning);
 	phpc_root_cache_clear(&h.cache);
 	if (h.rootfd >= 0)
 		close(h.rootfd);

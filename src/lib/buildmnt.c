@@ -1,6 +1,6 @@
 #include "buildmnt.h"
+#include "path.h"
 #include "rootfs.h"
-#include "rules.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -15,7 +15,8 @@ static const char *const global_valued[] = {
 static const char *const create_valued[] = {
     "--bundle", "-b", "--pid-file", "--console-socket", "--preserve-fds", NULL};
 
-int phpc_runtime_call_parse(int argc, char *const *argv, struct phpc_runtime_call *out)
+int phpc_runtime_call_parse(int argc, char *const *argv, struct phpc_runtime_call *out,
+                            struct phpc_error **err)
 {
 	*out = (struct phpc_runtime_call){0};
 	int i = 1;
@@ -24,7 +25,7 @@ int phpc_runtime_call_parse(int argc, char *const *argv, struct phpc_runtime_cal
 		    phpc_strv_contains((char *const *)global_valued, argv[i]))
 			i++;
 	if (i >= argc)
-		return -EINVAL;
+		return 0;
 	out->sub = argv[i++];
 	bool create = streq(out->sub, "create");
 	if (!create && !streq(out->sub, "delete"))
@@ -44,9 +45,11 @@ int phpc_runtime_call_parse(int argc, char *const *argv, struct phpc_runtime_cal
 			out->id = a;
 		}
 	}
-	if (!out->id || !*out->id || strchr(out->id, '/') || streq(out->id, ".") ||
-	    streq(out->id, ".."))
-		return -EINVAL;
+	if (!out->id || !*out->id)
+		return phpc_error_set(err, EINVAL, "%s: no container id", out->sub);
+	if (strchr(out->id, '/') || streq(out->id, ".") || streq(out->id, ".."))
+		return phpc_error_set(err, EINVAL, "%s: container id \"%s\" is not a file name",
+		                      out->sub, out->id);
 	return 0;
 }
 

@@ -10,7 +10,7 @@
  * `create` it records, for each module mount, the first component of its
  * destination that the root lacks; after `delete` (before buildah commits)
  * it removes those mount points and the directories made for them, as long
- * as they are empty. See docs/security.md. */
+ * as they are empty. See docs/security.md, "Modules on build". */
 #ifndef PHPC_BUILDMNT_H
 #define PHPC_BUILDMNT_H
 
@@ -31,8 +31,13 @@ struct phpc_runtime_call {
 };
 
 /* Parses an OCI runtime command line (runc/crun global options, then the
- * subcommand and its options). Pure. */
-int phpc_runtime_call_parse(int argc, char *const *argv, struct phpc_runtime_call *out);
+ * subcommand and its options); out points into argv. Pure. A line without a
+ * subcommand (runc --version) is no container's call: 0, out->sub NULL.
+ * -EINVAL, with *err saying why, when a create or delete has no container id
+ * or one that is not a plain file name (the id names the wrapper's record
+ * file); out->sub is set even then. */
+int phpc_runtime_call_parse(int argc, char *const *argv, struct phpc_runtime_call *out,
+                            struct phpc_error **err);
 
 /* The first component of dest (normalised) that does not exist inside
  * rootfd, or NULL in *out when dest exists. */

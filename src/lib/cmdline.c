@@ -1,4 +1,5 @@
 #include "cmdline.h"
+#include "env.h"
 #include "hooks.h"
 #include "podopts.h"
 #include "request.h"
@@ -160,8 +161,7 @@ static bool short_cluster_takes_next(enum phpc_optset set, const char *a)
 	return false;
 }
 
-int phpc_cli_parse_modules(struct phpc_cli *cli, const struct phpc_modules *mods,
-                           struct phpc_error **err)
+void phpc_cli_parse_modules(struct phpc_cli *cli, const struct phpc_modules *mods)
 {
 	enum phpc_optset set = cli->kind == PHPC_KIND_BUILD ? PHPC_OPTS_BUILD : PHPC_OPTS_RUN;
 	/* run/create stop at the image: what follows is the container's command,
@@ -171,8 +171,8 @@ int phpc_cli_parse_modules(struct phpc_cli *cli, const struct phpc_modules *mods
 	struct phpc_strv kept = {0};
 	bool done = false;
 
-	free(cli->enabled);
-	cli->enabled = phpc_xcalloc(mods->n ? mods->n : 1, sizeof(bool));
+	free(cli->module_flags);
+	cli->module_flags = phpc_xcalloc(mods->n ? mods->n : 1, sizeof(bool));
 	cli->image_idx = -1;
 	for (size_t i = 0; i < cli->args.n; i++) {
 		const char *a = cli->args.v[i];
@@ -191,7 +191,7 @@ int phpc_cli_parse_modules(struct phpc_cli *cli, const struct phpc_modules *mods
 			size_t len = long_name_len(a);
 			int m = a[2 + len] ? -1 : phpc_modules_find_flag(mods, a + 2, len);
 			if (m >= 0) {
-				cli->enabled[m] = true; /* whole word only (NERSC #129) */
+				cli->module_flags[m] = true; /* whole word only (NERSC #129) */
 				continue;
 			}
 			if (streq(a, "--help"))
@@ -216,8 +216,6 @@ int phpc_cli_parse_modules(struct phpc_cli *cli, const struct phpc_modules *mods
 	}
 	phpc_strv_clear(&cli->args);
 	cli->args = kept;
-	(void)err;
-	return 0;
 }
 
 void phpc_cli_clear(struct phpc_cli *cli)
@@ -225,20 +223,37 @@ void phpc_cli_clear(struct phpc_cli *cli)
 	phpc_strv_clear(&cli->globals);
 	phpc_strv_clear(&cli->cmd);
 	phpc_strv_clear(&cli->args);
-	phpc_strv_clear(&cli->module_volumes);
-	free(cli->hook_request);
 	free(cli->squash_dir);
 	free(cli->additional_stores);
-	free(cli->enabled);
+	free(cli->module_flags);
 	*cli = (struct phpc_cli){.image_idx = -1};
+}
+
+void phpc_plan_init(struct phpc_plan *plan, const struct phpc_cli *cli)
+{
+	*plan = (struct phpc_plan){
+	    .globals = cli->globals.v,
+	    .cmd = cli->cmd.v,
+	    .kind = cli->kind,
+	    .args = cli->args.v,
+	};
+}
+
+void phpc_plan_clear(struct phpc_plan *plan)
+{
+	free(plan->enabled);
+	phpc_strv_clear(&plan->volumes);
+	phpc_strv_clear(&plan->env);
+	free(plan->hook_request);
+	*plan = (struct phpc_plan){0};
 }
 
 /* Whether the user already gave this global flag: then it is theirs, and our
  * default (which podman would let win, coming later) is left out. */
-static bool user_gave(const struct phpc_cli *cli, const char *flag)
+static bool user_gave(const struct phpc_plan *plan, const char *flag)
 {
-	for (size_t i = 0; i < cli->globals.n; i++)
-		if (is_opt(cli->globals.v[i], flag))
+	for (char *const *g = plan->globals; g && *g; g++)
+		if (is_opt(*g, flag))
 			return true;
 	return false;
 }
@@ -262,40 +277,40 @@ static void add_store_opt(const struct phpc_config *cfg, struct phpc_strv *out)
 	phpc_strv_push(out, s);
 }
 
-static void add_hook_args(const struct phpc_config *cfg, const struct phpc_cli *cli,
+static void add_hook_args(const struct phpc_config *cfg, const struct phpc_plan *plan,
                           struct phpc_strv *out)
 {
-	if (!user_gave(cli, "--hooks-dir"))
+	if (!user_gave(plan, "--hooks-dir"))
 		add_pair(out, "--hooks-dir", phpc_cfg_str(cfg, PHPC_K_HOOKS_DIR));
 	phpc_strv_add(out, "--env");
 	phpc_strv_addf(out, "PODMANHPC_MODULES_DIR=%s", phpc_cfg_str(cfg, PHPC_K_MODULES_DIR));
 	/* The hook runs only for a container that podman-hpc wrote a request
 	 * for: nothing to do is no hook at all. */
-	if (cli->hook_installed && cli->hook_request) {
+	if (plan->hook_installed && plan->hook_request) {
 		add_pair(out, "--annotation", PHPC_HOOK_ANNOTATION "=true");
 		phpc_strv_add(out, "--annotation");
-		phpc_strv_addf(out, PHPC_REQUEST_ANNOTATION "=%s", cli->hook_request);
+		phpc_strv_addf(out, PHPC_REQUEST_ANNOTATION "=%s", plan->hook_request);
 	}
 }
 
-void phpc_default_args(const struct phpc_config *cfg, const struct phpc_cli *cli,
+void phpc_default_args(const struct phpc_config *cfg, const struct phpc_plan *plan,
                        enum phpc_cmd_kind kind, struct phpc_strv *out)
 {
 	if (!cfg->v[PHPC_K_USE_DEFAULT_ARGS].b)
 		return;
-	if (!user_gave(cli, "--root"))
+	if (!user_gave(plan, "--root"))
 		add_pair(out, "--root", phpc_cfg_str(cfg, PHPC_K_GRAPH_ROOT));
-	if (!user_gave(cli, "--runroot"))
+	if (!user_gave(plan, "--runroot"))
 		add_pair(out, "--runroot", phpc_cfg_str(cfg, PHPC_K_RUN_ROOT));
 	phpc_strv_add(out, "--storage-opt");
 	phpc_strv_addf(out, "mount_program=%s", phpc_cfg_str(cfg, PHPC_K_MOUNT_PROGRAM));
-	if (!user_gave(cli, "--cgroup-manager"))
+	if (!user_gave(plan, "--cgroup-manager"))
 		add_pair(out, "--cgroup-manager", "cgroupfs");
 	switch (kind) {
 	case PHPC_KIND_RUN:
 		add_pair(out, "--storage-opt", "ignore_chown_errors=true");
 		add_store_opt(cfg, out);
-		add_hook_args(cfg, cli, out);
+		add_hook_args(cfg, plan, out);
 		add_pair(out, "--security-opt", "seccomp=unconfined");
 		break;
 	case PHPC_KIND_BUILD:
@@ -310,7 +325,7 @@ void phpc_default_args(const struct phpc_config *cfg, const struct phpc_cli *cli
 		break;
 	case PHPC_KIND_START:
 		/* the prestart hook runs at every start: from the same hooks dir */
-		if (!user_gave(cli, "--hooks-dir"))
+		if (!user_gave(plan, "--hooks-dir"))
 			add_pair(out, "--hooks-dir", phpc_cfg_str(cfg, PHPC_K_HOOKS_DIR));
 		break;
 	case PHPC_KIND_EXEC:
@@ -319,22 +334,22 @@ void phpc_default_args(const struct phpc_config *cfg, const struct phpc_cli *cli
 	}
 }
 
-char **phpc_podman_argv(const struct phpc_config *cfg, const struct phpc_cli *cli,
-                        const struct phpc_modules *mods, bool pmi_fd)
+char **phpc_podman_argv(const struct phpc_config *cfg, const struct phpc_modules *mods,
+                        const struct phpc_plan *plan, const char *podman)
 {
 	struct phpc_strv out = {0};
-	phpc_strv_add(&out, phpc_cfg_str(cfg, PHPC_K_PODMAN_BIN));
-	phpc_strv_extend(&out, cli->globals.v);
-	phpc_strv_extend(&out, cli->cmd.v);
-	phpc_default_args(cfg, cli, cli->kind, &out);
+	phpc_strv_add(&out, podman);
+	phpc_strv_extend(&out, plan->globals);
+	phpc_strv_extend(&out, plan->cmd);
+	phpc_default_args(cfg, plan, plan->kind, &out);
 	/* On build, the module variable and run options would be baked into the
 	 * image (podman build --env) or refused: only its mounts apply there. */
-	if (mods && cli->enabled && cli->kind != PHPC_KIND_BUILD)
-		phpc_modules_args(mods, cli->enabled, &out);
-	phpc_strv_extend(&out, cli->module_volumes.v);
-	if (pmi_fd && (cli->kind == PHPC_KIND_RUN || cli->kind == PHPC_KIND_EXEC))
+	if (mods && plan->enabled && plan->kind != PHPC_KIND_BUILD)
+		phpc_modules_args(mods, plan->enabled, &out);
+	phpc_strv_extend(&out, plan->volumes.v);
+	if (plan->pmi_fd && (plan->kind == PHPC_KIND_RUN || plan->kind == PHPC_KIND_EXEC))
 		add_pair(&out, "--preserve-fds", "1");
-	phpc_strv_extend(&out, cli->args.v);
+	phpc_strv_extend(&out, plan->args);
 	return phpc_strv_steal(&out);
 }
 

@@ -1,4 +1,5 @@
 #include "config.h"
+#include "env.h"
 #include "fsutil.h"
 #include "util.h"
 #include "ymap.h"
@@ -48,15 +49,6 @@ const char *phpc_key_name(enum phpc_key k)
 enum phpc_ktype phpc_key_type(enum phpc_key k)
 {
 	return keys[k].type;
-}
-
-const char *phpc_env_get(char *const *envp, const char *name)
-{
-	size_t n = strlen(name);
-	for (; envp && *envp; envp++)
-		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
-			return *envp + n + 1;
-	return NULL;
 }
 
 static int lookup_user(uid_t uid, char *const *envp, char **out, struct phpc_error **err)
@@ -184,6 +176,10 @@ static void set_str(struct phpc_value *v, char *s)
 static int parse_text(enum phpc_key k, const char *text, struct phpc_value *v,
                       struct phpc_error **err)
 {
+	/* (a guard: every caller has text; a template's expansion too, unless
+	 * it failed, and then the caller returned first) */
+	if (!text)
+		return phpc_error_set(err, EINVAL, "has no value");
 	switch (keys[k].type) {
 	case PHPC_T_STR:
 		set_str(v, phpc_xstrdup(text));

@@ -1,4 +1,4 @@
-/* Site configuration (spec section 1): built-in defaults < file template <
+/* Site configuration (docs/compat.md, "Site configuration"): built-in defaults < file template <
  * env template < file value < env value, with typed values and sources. */
 #ifndef PHPC_CONFIG_H
 #define PHPC_CONFIG_H
@@ -99,8 +99,5 @@ static inline char **phpc_cfg_list(const struct phpc_config *c, enum phpc_key k)
  * it is then looked up from uid only if the template uses it. */
 int phpc_template_expand(const char *tmpl, char *const *envp, uid_t uid, const char *user,
                          char **out, struct phpc_error **err);
-
-/* Value of NAME in a NULL-terminated environment vector, or NULL. */
-const char *phpc_env_get(char *const *envp, const char *name);
 
 #endif

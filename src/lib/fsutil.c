@@ -4,16 +4,25 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 int phpc_read_fd(int fd, const char *what, char **out, size_t *len, struct phpc_error **err)
 {
 	size_t cap = 4096, n = 0;
-	_cleanup_free_ char *buf = phpc_xmalloc(cap);
+	/* checked, not phpc_xmalloc: shared-run reads its state files from
+	 * long-lived hosts too (sharedrun.h) */
+	_cleanup_free_ char *buf = malloc(cap);
+	if (!buf)
+		return phpc_error_set(err, ENOMEM, "cannot read %s: out of memory", what);
 	for (;;) {
 		if (n + 1 >= cap) {
+			char *bigger = cap < SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
+			if (!bigger)
+				return phpc_error_set(err, ENOMEM, "cannot read %s: out of memory",
+				                      what);
+			buf = bigger;
 			cap *= 2;
-			buf = phpc_xrealloc(buf, cap);
 		}
 		ssize_t r = read(fd, buf + n, cap - n - 1);
 		if (r < 0) {
@@ -59,7 +68,10 @@ static int write_all(int fd, const char *data, size_t len)
 static int atomic_open(int dirfd, const char *name, mode_t mode, char **tmp,
                        struct phpc_error **err)
 {
-	*tmp = phpc_xasprintf(".%s.tmp.%ld", name, (long)getpid());
+	if (asprintf(tmp, ".%s.tmp.%ld", name, (long)getpid()) < 0) {
+		*tmp = NULL;
+		return phpc_error_set(err, ENOMEM, "cannot create a temporary file for %s", name);
+	}
 	int fd = openat(dirfd, *tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0 && errno == EEXIST) {
 		/* A leftover of a killed process with our pid: it was never renamed
@@ -109,7 +121,7 @@ int phpc_write_file_if_changed(int dirfd, const char *name, const char *data, si
 	size_t old_len = 0;
 	if (changed)
 		*changed = false;
-	if (phpc_read_file(dirfd, name, &old, &old_len, NULL) == 0 && old_len == len &&
+	if (phpc_read_file(dirfd, name, &old, &old_len, NULL) == 0 && old && old_len == len &&
 	    memcmp(old, data, len) == 0)
 		return 0;
 	if (changed)
@@ -187,7 +199,7 @@ char *phpc_find_executable(const char *name, const char *path_env)
 	return NULL;
 }
 
-int phpc_copy_data(int in, int out)
+int phpc_copy_data(int in, const char *src, int out, const char *dst, struct phpc_error **err)
 {
 	for (;;) {
 		ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
@@ -198,7 +210,7 @@ int phpc_copy_data(int in, int out)
 		if (errno == EINTR)
 			continue;
 		if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
-			return -errno;
+			return phpc_error_errno(err, errno, "cannot copy %s to %s", src, dst);
 		break;
 	}
 	char buf[65536];
@@ -207,7 +219,7 @@ int phpc_copy_data(int in, int out)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return -errno;
+			return phpc_error_errno(err, errno, "cannot read %s", src);
 		if (n == 0)
 			return 0;
 		for (ssize_t off = 0; off < n;) {
@@ -215,7 +227,7 @@ int phpc_copy_data(int in, int out)
 			if (w < 0 && errno == EINTR)
 				continue;
 			if (w < 0)
-				return -errno;
+				return phpc_error_errno(err, errno, "cannot write %s", dst);
 			off += w;
 		}
 	}
@@ -231,31 +243,52 @@ int phpc_copy_file_at(int srcdir, const char *src, int dstdir, const char *dst, 
 	int out = atomic_open(dstdir, dst, mode, &tmp, err);
 	if (out < 0)
 		return out;
-	return atomic_commit(dstdir, tmp, dst, out, mode, phpc_copy_data(in, out), err);
+	return atomic_commit(dstdir, tmp, dst, out, mode, phpc_copy_data(in, src, out, dst, err),
+	                     err);
 }
 
-int phpc_rm_rf_at(int parent, const char *name)
+/* path: parent/name as messages show it. */
+static int rm_rf(int parent, const char *name, const char *path, struct phpc_error **err)
 {
 	struct stat st;
 	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -errno;
-	if (!S_ISDIR(st.st_mode))
-		return unlinkat(parent, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+		return errno == ENOENT ? 0 : phpc_error_errno(err, errno, "cannot stat %s", path);
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlinkat(parent, name, 0) < 0 && errno != ENOENT)
+			return phpc_error_errno(err, errno, "cannot remove %s", path);
+		return 0;
+	}
 	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
+		return phpc_error_errno(err, errno, "cannot open directory %s", path);
 	DIR *d = fdopendir(fd);
 	if (!d) {
+		int e = errno;
 		close(fd);
-		return -errno;
+		return phpc_error_errno(err, e, "cannot read directory %s", path);
 	}
 	int r = 0;
 	struct dirent *de;
-	while (r == 0 && (de = readdir(d)))
-		if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-			r = phpc_rm_rf_at(dirfd(d), de->d_name);
+	while (r == 0 && (de = readdir(d))) {
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		/* the path only names it in messages: checked, not aborting (the
+		 * state directory of shared-run goes this way, sharedrun.h) */
+		_cleanup_free_ char *sub = NULL;
+		if (asprintf(&sub, "%s/%s", path, de->d_name) < 0) {
+			sub = NULL;
+			r = phpc_error_set(err, ENOMEM, "cannot remove %s: out of memory", path);
+			break;
+		}
+		r = rm_rf(dirfd(d), de->d_name, sub, err);
+	}
 	closedir(d);
 	if (r == 0 && unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		r = -errno;
+		r = phpc_error_errno(err, errno, "cannot remove directory %s", path);
 	return r;
+}
+
+int phpc_rm_rf_at(int parent, const char *name, struct phpc_error **err)
+{
+	return rm_rf(parent, name, name, err);
 }

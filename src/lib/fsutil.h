@@ -32,16 +32,19 @@ int phpc_write_file_if_changed(int dirfd, const char *name, const char *data, si
  * have planted it. Returns the fd or a negative errno. */
 int phpc_mkdir_p_open(const char *path, mode_t mode, bool must_own, struct phpc_error **err);
 
-/* Copies all data from in to out (copy_file_range, else read/write). */
-int phpc_copy_data(int in, int out);
+/* Copies all data from in to out (copy_file_range, else read/write); src
+ * and dst name them in messages. */
+int phpc_copy_data(int in, const char *src, int out, const char *dst, struct phpc_error **err);
 
 /* Copies srcdir/src to dstdir/dst atomically (temp file, fsync, rename). */
 int phpc_copy_file_at(int srcdir, const char *src, int dstdir, const char *dst, mode_t mode,
                       struct phpc_error **err);
 
 /* Removes parent/name and everything below it, without following symlinks.
- * A missing name is success. Returns 0 or a negative errno. */
-int phpc_rm_rf_at(int parent, const char *name);
+ * A missing name is success. On failure, the message names the entry that
+ * could not be removed, as a path below parent ("name/sub/file"); err may be
+ * NULL where removal is best effort. */
+int phpc_rm_rf_at(int parent, const char *name, struct phpc_error **err);
 
 /* Searches PATH (or the given path when it contains a '/') for an executable.
  * Returns a newly allocated absolute or relative path, or NULL. */

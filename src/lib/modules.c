@@ -336,14 +336,15 @@ static int bind_rule_volumes(const struct phpc_module *m, const char *rule_text,
 {
 	struct phpc_rule rule;
 	struct phpc_strv matches = {0}, dsts = {0};
-	_cleanup_free_ char *why = NULL;
+	_cleanup_error_ struct phpc_error *skip = NULL;
 	int r = phpc_rule_parse(rule_text, modules_dir, lookup, data, &rule, err);
 	if (r < 0)
 		return phpc_error_prefix(err, "module %s", m->file);
 	r = phpc_rule_glob(&rule, &matches, err);
-	if (r == 0 && phpc_rule_destinations(&rule, matches.v, &dsts, &why) < 0)
+	/* a rule that cannot apply is skipped with a note, not an error */
+	if (r == 0 && phpc_rule_destinations(&rule, matches.v, &dsts, &skip) < 0)
 		phpc_strv_addf(notes, "module \"%s\": bind rule \"%s\" skipped: %s", m->name,
-		               rule_text, why);
+		               rule_text, skip->msg);
 	for (size_t i = 0; r == 0 && i < dsts.n; i++) {
 		/* podman's --volume syntax cannot carry these characters */
 		if (strpbrk(matches.v[i], ":,") || strpbrk(dsts.v[i], ":,")) {

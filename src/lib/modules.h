@@ -1,4 +1,4 @@
-/* Site modules (spec section 3): modules_dir/NAME.yaml, each a flag of run/build
+/* Site modules (docs/modules.md): modules_dir/NAME.yaml, each a flag of run/build
  * that adds podman arguments and tells the hook what to inject. */
 #ifndef PHPC_MODULES_H
 #define PHPC_MODULES_H

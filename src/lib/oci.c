@@ -1,4 +1,5 @@
 #include "oci.h"
+#include "jsonutil.h"
 #include "strv.h"
 #include "util.h"
 
@@ -20,14 +21,6 @@ static struct json_object *parse(const char *json, const char *what, struct phpc
 	return o;
 }
 
-static const char *get_string(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
 int phpc_oci_state_parse(const char *json, struct phpc_oci_state *out, struct phpc_error **err)
 {
 	*out = (struct phpc_oci_state){0};
@@ -35,8 +28,8 @@ int phpc_oci_state_parse(const char *json, struct phpc_oci_state *out, struct ph
 	if (!o)
 		return -EINVAL;
 	struct json_object *pid = NULL;
-	const char *bundle = get_string(o, "bundle");
-	const char *id = get_string(o, "id");
+	const char *bundle = phpc_json_str(o, "bundle");
+	const char *id = phpc_json_str(o, "id");
 	int r = 0;
 	if (!json_object_object_get_ex(o, "pid", &pid) ||
 	    !json_object_is_type(pid, json_type_int) || json_object_get_int64(pid) <= 0)
@@ -77,7 +70,7 @@ static void parse_process(struct json_object *proc, struct phpc_oci_config *out)
 	static const char *const sets[5] = {"bounding", "effective", "inheritable", "permitted",
 	                                    "ambient"};
 	struct json_object *user = NULL, *caps = NULL, *v = NULL, *g = NULL;
-	const char *cwd = proc ? get_string(proc, "cwd") : NULL;
+	const char *cwd = proc ? phpc_json_str(proc, "cwd") : NULL;
 	out->cwd = phpc_xstrdup(cwd && *cwd ? cwd : "/");
 	if (proc && json_object_object_get_ex(proc, "user", &user)) {
 		if (json_object_object_get_ex(user, "uid", &v))
@@ -114,7 +107,7 @@ int phpc_oci_config_parse(const char *json, const char *bundle, struct phpc_oci_
 		return -EINVAL;
 	const char *path = NULL;
 	if (json_object_object_get_ex(o, "root", &root))
-		path = get_string(root, "path");
+		path = phpc_json_str(root, "path");
 	if (!path || !*path) {
 		json_object_put(o);
 		return phpc_error_set(err, EINVAL, "config.json has no root.path");

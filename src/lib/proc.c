@@ -81,14 +81,43 @@ int phpc_spawn_capture_quiet(char *const *argv, char *const *envp, char **out, i
 
 int phpc_spawn_wait(char *const *argv, char *const *envp, int *status, struct phpc_error **err)
 {
+	return phpc_spawn_wait_fd3(argv, envp, -1, status, err);
+}
+
+int phpc_spawn_wait_fd3(char *const *argv, char *const *envp, int fd, int *status,
+                        struct phpc_error **err)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	/* through a copy above 3: dup2 of an fd onto itself would keep its
+	 * close-on-exec flag, and the caller's fd 3 is not ours to move */
+	int copy = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 10) : -1;
+	if (fd >= 0 && copy < 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return phpc_error_errno(err, errno, "cannot pass fd %d to %s", fd, argv[0]);
+	}
+	if (copy >= 0)
+		posix_spawn_file_actions_adddup2(&fa, copy, 3);
 	pid_t pid;
-	int r = posix_spawn(&pid, argv[0], NULL, NULL, argv, envp);
+	int r = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	if (copy >= 0)
+		close(copy);
 	if (r != 0)
 		return phpc_error_errno(err, r, "cannot run %s", argv[0]);
 	while (waitpid(pid, status, 0) < 0)
 		if (errno != EINTR)
 			return phpc_error_errno(err, errno, "waiting for %s", argv[0]);
 	return 0;
+}
+
+/* One by one, where close_range is missing (Linux < 5.9). */
+static void close_each(unsigned int lo, unsigned int hi)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+	unsigned int top = max > 0 && max < 1048576 ? (unsigned int)max - 1 : 65535;
+	for (unsigned int fd = lo; fd <= hi && fd <= top; fd++)
+		close((int)fd);
 }
 
 void phpc_close_fds_except(const int *keep, size_t n)
@@ -100,8 +129,9 @@ void phpc_close_fds_except(const int *keep, size_t n)
 		for (size_t i = 0; i < n; i++)
 			if (keep[i] >= (int)lo && (unsigned int)keep[i] < next)
 				next = (unsigned int)keep[i];
-		if (next > lo)
-			close_range(lo, next == ~0U ? ~0U : next - 1, 0);
+		unsigned int hi = next == ~0U ? ~0U : next - 1;
+		if (next > lo && close_range(lo, hi, 0) < 0)
+			close_each(lo, hi);
 		if (next == ~0U)
 			return;
 		lo = next + 1;

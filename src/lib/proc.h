@@ -1,4 +1,4 @@
-/* Child processes (conventions 8): one place that spawns, captures and waits. */
+/* Child processes (docs/conventions.md, 8): one place that spawns, captures and waits. */
 #ifndef PHPC_PROC_H
 #define PHPC_PROC_H
 
@@ -16,6 +16,11 @@ int phpc_spawn_capture_quiet(char *const *argv, char *const *envp, char **out, i
 
 /* Runs argv[0] (a path) with envp, inheriting stdio, and waits for it. */
 int phpc_spawn_wait(char *const *argv, char *const *envp, int *status, struct phpc_error **err);
+
+/* The same, with the caller's fd (-1: none) as the child's fd 3 (PMI_FD):
+ * moved in the child only, nothing of the caller's fds changes. */
+int phpc_spawn_wait_fd3(char *const *argv, char *const *envp, int fd, int *status,
+                        struct phpc_error **err);
 
 /* Replaces this process with argv[0] (a path). Returns only on failure. */
 int phpc_exec(char *const *argv, char *const *envp, struct phpc_error **err);

@@ -172,11 +172,14 @@ int phpc_request_graph_root(const char *bundle, const char *id, char **out)
 
 static void prune(int dirfd, time_t now)
 {
-	_cleanup_close_ int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d)
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
 		return;
-	fd = -1; /* owned by d now */
+	DIR *d = fdopendir(fd); /* which owns fd from now on */
+	if (!d) {
+		close(fd);
+		return;
+	}
 	struct dirent *de;
 	struct stat st;
 	while ((de = readdir(d)))

@@ -16,7 +16,8 @@
  * annotation names a file that does not exist: it cannot guess a token, and
  * it cannot create files in that directory. On first use the hook moves the
  * request into the container's own directory (the bundle), where a restart
- * finds it and `podman rm` removes it. See docs/security.md. */
+ * finds it and `podman rm` removes it. See
+ * docs/security.md, "The hook's request". */
 #ifndef PHPC_REQUEST_H
 #define PHPC_REQUEST_H
 

@@ -1,6 +1,6 @@
 #include "rootfs.h"
 #include "fsutil.h"
-#include "rules.h"
+#include "path.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -80,7 +80,10 @@ int phpc_root_mkdirs(int rootfd, const char *path, struct phpc_error **err)
 			return fd;
 		close(fd);
 	}
-	return phpc_root_openat(rootfd, "/", O_PATH | O_DIRECTORY, 0);
+	int fd = phpc_root_openat(rootfd, "/", O_PATH | O_DIRECTORY, 0);
+	if (fd < 0)
+		return phpc_error_errno(err, -fd, "cannot open the container's root");
+	return fd;
 }
 
 static int mount_id(int fd, uint64_t *id)
@@ -92,13 +95,11 @@ static int mount_id(int fd, uint64_t *id)
 	return 0;
 }
 
-/* Creates name in dirfd as a copy of the host file at srcfd/srcname (no
- * symlink is followed on either side). Returns 0 or a negative errno; *err
- * is set when the image's content is the reason. */
-static int copy_one(int srcdir, const char *srcname, int dirfd, const char *name, uint64_t rid,
-                    struct phpc_error **err);
-
-static int mount_id(int fd, uint64_t *id);
+/* Creates name in dirfd as a copy of the host file at srcdir/srcname (no
+ * symlink is followed on either side). src and dst are the same two as
+ * paths, the host's and the container's, for messages. */
+static int copy_one(int srcdir, const char *srcname, const char *src, int dirfd, const char *name,
+                    const char *dst, uint64_t rid, struct phpc_error **err);
 
 static const char *file_kind(mode_t m)
 {
@@ -112,11 +113,12 @@ static const char *file_kind(mode_t m)
 /* What the image has at a copy's destination must be a regular file, a
  * directory or a symlink: opening a FIFO blocks the hook (and podman run)
  * for ever, and a device node is the host's device. */
-static int check_dest(int dirfd, const char *name, struct stat *st, struct phpc_error **err)
+static int check_dest(int dirfd, const char *name, const char *dst, struct stat *st,
+                      struct phpc_error **err)
 {
 	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT)
-			return -errno;
+			return phpc_error_errno(err, errno, "cannot stat %s", dst);
 		st->st_mode = 0;
 		return 0;
 	}
@@ -125,123 +127,131 @@ static int check_dest(int dirfd, const char *name, struct stat *st, struct phpc_
 	return phpc_error_set(err, EPERM,
 	                      "%s is %s in the image: refusing to write over it (remove it from "
 	                      "the image, or change the module's destination)",
-	                      name, file_kind(st->st_mode));
+	                      dst, file_kind(st->st_mode));
 }
 
 /* Written to a temp file and renamed over the destination: a symlink there
  * is replaced, never followed; a hard link to it keeps its old content. */
-static int copy_file(int srcfd, const struct stat *st, int dirfd, const char *name,
-                     struct phpc_error **err)
+static int copy_file(int srcfd, const char *src, const struct stat *st, int dirfd, const char *name,
+                     const char *dst, struct phpc_error **err)
 {
-	struct stat dst;
-	int r = check_dest(dirfd, name, &dst, err);
+	struct stat cur;
+	int r = check_dest(dirfd, name, dst, &cur, err);
 	if (r < 0)
 		return r;
-	if (S_ISDIR(dst.st_mode))
-		return -EISDIR;
+	if (S_ISDIR(cur.st_mode))
+		return phpc_error_errno(err, EISDIR, "cannot replace %s with a file", dst);
 	char tmp[64];
 	snprintf(tmp, sizeof(tmp), ".podman-hpc-copy.%ld", (long)getpid());
 	int out = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0)
-		return -errno;
-	r = phpc_copy_data(srcfd, out);
+		return phpc_error_errno(err, errno, "cannot create a temporary file next to %s",
+		                        dst);
+	r = phpc_copy_data(srcfd, src, out, dst, err);
 	/* no set-id bits: the hook may run as root */
 	if (r == 0 && fchmod(out, st->st_mode & 0777) < 0)
-		r = -errno;
+		r = phpc_error_errno(err, errno, "cannot set the mode of %s", dst);
 	if (close(out) < 0 && r == 0)
-		r = -errno;
+		r = phpc_error_errno(err, errno, "cannot write %s", dst);
 	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
-		r = -errno;
+		r = phpc_error_errno(err, errno, "cannot replace %s", dst);
 	if (r < 0)
 		unlinkat(dirfd, tmp, 0);
 	return r;
 }
 
-static int copy_dir(int srcfd, int parent, const char *name, uint64_t rid, struct phpc_error **err)
+static int copy_dir(int srcfd, const char *src, int parent, const char *name, const char *dst,
+                    uint64_t rid, struct phpc_error **err)
 {
 	struct stat st;
-	int r = check_dest(parent, name, &st, err);
+	int r = check_dest(parent, name, dst, &st, err);
 	if (r < 0)
 		return r;
 	if (st.st_mode && !S_ISDIR(st.st_mode) && unlinkat(parent, name, 0) < 0)
-		return -errno;
+		return phpc_error_errno(err, errno, "cannot remove %s", dst);
 	if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
-		return -errno;
+		return phpc_error_errno(err, errno, "cannot create directory %s", dst);
 	_cleanup_close_ int out =
 	    openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (out < 0)
-		return -errno;
+		return phpc_error_errno(err, errno, "cannot open directory %s", dst);
 	/* a directory of the image that is a mount point (a volume, a bind of
 	 * the host) is not the container's to write into */
 	uint64_t did = 0;
-	if (mount_id(out, &did) < 0)
-		return -errno;
+	r = mount_id(out, &did);
+	if (r < 0)
+		return phpc_error_errno(err, -r, "cannot stat %s", dst);
 	if (did != rid)
 		return phpc_error_set(err, EXDEV,
 		                      "%s is a separate mount (a volume or a bind of the host), "
 		                      "refusing to copy into it",
-		                      name);
+		                      dst);
 	int dup = fcntl(srcfd, F_DUPFD_CLOEXEC, 0);
 	if (dup < 0)
-		return -errno;
+		return phpc_error_errno(err, errno, "cannot read directory %s", src);
 	DIR *d = fdopendir(dup);
 	if (!d) {
+		int e = errno;
 		close(dup);
-		return -errno;
+		return phpc_error_errno(err, e, "cannot read directory %s", src);
 	}
 	struct dirent *de;
 	while (r == 0 && (de = readdir(d))) {
 		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
 			continue;
-		r = copy_one(dirfd(d), de->d_name, out, de->d_name, rid, err);
+		_cleanup_free_ char *s = phpc_xasprintf("%s/%s", src, de->d_name);
+		_cleanup_free_ char *t = phpc_xasprintf("%s/%s", dst, de->d_name);
+		r = copy_one(dirfd(d), de->d_name, s, out, de->d_name, t, rid, err);
 	}
 	closedir(d);
 	return r;
 }
 
-static int copy_symlink(int srcdir, const char *srcname, int dirfd, const char *name,
-                        struct phpc_error **err)
+static int copy_symlink(int srcdir, const char *srcname, const char *src, int dirfd,
+                        const char *name, const char *dst, struct phpc_error **err)
 {
 	char target[PATH_MAX];
 	ssize_t n = readlinkat(srcdir, srcname, target, sizeof(target) - 1);
 	if (n < 0)
-		return -errno;
+		return phpc_error_errno(err, errno, "cannot read the symlink %s", src);
 	target[n] = '\0';
 	struct stat st;
-	int r = check_dest(dirfd, name, &st, err);
+	int r = check_dest(dirfd, name, dst, &st, err);
 	if (r < 0)
 		return r;
 	if (st.st_mode && unlinkat(dirfd, name, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0)
-		return -errno;
-	return symlinkat(target, dirfd, name) < 0 ? -errno : 0;
+		return phpc_error_errno(err, errno, "cannot remove %s", dst);
+	if (symlinkat(target, dirfd, name) < 0)
+		return phpc_error_errno(err, errno, "cannot create the symlink %s", dst);
+	return 0;
 }
 
-static int copy_one(int srcdir, const char *srcname, int dirfd, const char *name, uint64_t rid,
-                    struct phpc_error **err)
+static int copy_one(int srcdir, const char *srcname, const char *src, int dirfd, const char *name,
+                    const char *dst, uint64_t rid, struct phpc_error **err)
 {
 	struct stat st;
 	if (fstatat(srcdir, srcname, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+		return phpc_error_errno(err, errno, "cannot stat %s", src);
 	if (S_ISLNK(st.st_mode))
-		return copy_symlink(srcdir, srcname, dirfd, name, err);
+		return copy_symlink(srcdir, srcname, src, dirfd, name, dst, err);
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		return 0; /* devices, sockets, fifos are bound, not copied */
 	_cleanup_close_ int fd =
 	    openat(srcdir, srcname, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
-	return S_ISDIR(st.st_mode) ? copy_dir(fd, dirfd, name, rid, err)
-	                           : copy_file(fd, &st, dirfd, name, err);
+		return phpc_error_errno(err, errno, "cannot open %s", src);
+	return S_ISDIR(st.st_mode) ? copy_dir(fd, src, dirfd, name, dst, rid, err)
+	                           : copy_file(fd, src, &st, dirfd, name, dst, err);
 }
 
 /* The parent directory of path inside root, and the last component. */
 static int open_parent(int rootfd, const char *path, char **base, struct phpc_error **err)
 {
 	_cleanup_free_ char *norm = phpc_path_normalize(path);
+	char *slash = strrchr(norm, '/');
+	*base = phpc_xstrdup(slash + 1); /* "" for the root (and never NULL) */
 	if (streq(norm, "/"))
 		return phpc_error_set(err, EINVAL, "cannot replace the container's root");
-	char *slash = strrchr(norm, '/');
-	*base = phpc_xstrdup(slash + 1);
 	*slash = '\0';
 	return phpc_root_mkdirs(rootfd, *norm ? norm : "/", err);
 }
@@ -264,12 +274,10 @@ int phpc_root_copy(int rootfd, const char *src, const char *path, struct phpc_er
 	_cleanup_close_ int wdir = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (wdir < 0)
 		return phpc_error_errno(err, errno, "cannot open the directory of %s", path);
-	int r = copy_one(AT_FDCWD, src, wdir, base, rid, err);
-	if (r < 0 && err && *err)
-		return phpc_error_prefix(err, "cannot copy %s to %s", src, path);
+	int r = copy_one(AT_FDCWD, src, src, wdir, base, path, rid, err);
 	if (r < 0)
-		return phpc_error_errno(err, -r, "cannot copy %s to %s", src, path);
-	return 0;
+		phpc_error_prefix(err, "cannot copy %s to %s", src, path);
+	return r;
 }
 
 void phpc_root_cache_clear(struct phpc_root_cache *c)
@@ -340,7 +348,7 @@ static int new_dir_on_tmpfs(int rootfd, char *norm, struct phpc_error **err)
 		if (mkdirat(cur, comp, 0755) == 0 || errno == EEXIST)
 			next = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (next < 0)
-			phpc_error_errno(err, errno, "cannot create directory %s", norm);
+			next = phpc_error_errno(err, errno, "cannot create directory %s", norm);
 		*e = c;
 		close(cur);
 		cur = next;
@@ -356,13 +364,18 @@ static int parent_dir(int rootfd, struct phpc_root_cache *cache, const char *pat
 {
 	_cleanup_free_ char *norm = phpc_path_normalize(path);
 	char *slash = strrchr(norm, '/');
+	*base = phpc_xstrdup(slash + 1); /* "" for the root (and never NULL) */
 	if (streq(norm, "/"))
 		return phpc_error_set(err, EINVAL, "cannot mount over the container's root");
-	*base = phpc_xstrdup(slash + 1);
 	*slash = '\0';
 	const char *dir = *norm ? norm : "/";
-	if (cache && cache->dir && streq(cache->dir, dir))
-		return fcntl(cache->fd, F_DUPFD_CLOEXEC, 0);
+	if (cache && cache->dir && streq(cache->dir, dir)) {
+		int fd = fcntl(cache->fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0)
+			return phpc_error_errno(err, errno, "cannot open the directory of %s",
+			                        path);
+		return fd;
+	}
 	int wdir;
 	int pfd = phpc_root_openat(rootfd, dir, O_PATH | O_DIRECTORY, 0);
 	if (pfd >= 0) {
@@ -380,8 +393,10 @@ static int parent_dir(int rootfd, struct phpc_root_cache *cache, const char *pat
 	}
 	if (cache) {
 		phpc_root_cache_clear(cache);
-		cache->dir = phpc_xstrdup(dir);
+		/* without a copy of the fd, the next bind looks its directory up */
 		cache->fd = fcntl(wdir, F_DUPFD_CLOEXEC, 0);
+		if (cache->fd >= 0)
+			cache->dir = phpc_xstrdup(dir);
 	}
 	return wdir;
 }

@@ -40,7 +40,9 @@ void phpc_root_cache_clear(struct phpc_root_cache *c);
 int phpc_root_bind(int rootfd, struct phpc_root_cache *cache, const char *src, const char *path,
                    bool ro, struct phpc_error **err);
 
-/* Opens path inside root (following symlinks inside the root). */
+/* Opens path inside root (following symlinks inside the root). Returns the
+ * fd or a bare negative errno, without a message: a probe, whose callers
+ * test for -ENOENT and say what they were looking for. */
 int phpc_root_openat(int rootfd, const char *path, int flags, mode_t mode);
 
 #endif

@@ -1,4 +1,5 @@
 #include "rules.h"
+#include "path.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -54,38 +55,6 @@ static char *expand(const char *s, phpc_env_lookup_fn lookup, void *data)
 		s += whole;
 	}
 	return b;
-}
-
-char *phpc_path_normalize(const char *path)
-{
-	size_t len = strlen(path);
-	char *out = phpc_xmalloc(len + 2);
-	size_t n = 0;
-	const char *p = path;
-	out[n++] = '/';
-	while (*p) {
-		while (*p == '/')
-			p++;
-		const char *e = strchrnul(p, '/');
-		size_t cl = (size_t)(e - p);
-		if (cl == 0 || (cl == 1 && p[0] == '.')) {
-			/* nothing */
-		} else if (cl == 2 && p[0] == '.' && p[1] == '.') {
-			/* ".." never climbs above "/" */
-			while (n > 1 && out[n - 1] != '/')
-				n--;
-			if (n > 1)
-				n--;
-		} else {
-			if (n > 1)
-				out[n++] = '/';
-			memcpy(out + n, p, cl);
-			n += cl;
-		}
-		p = e;
-	}
-	out[n] = '\0';
-	return out;
 }
 
 static const char *record_name(const char *name, void *data)
@@ -204,21 +173,18 @@ static char *one_destination(const struct phpc_rule *r, const char *src, size_t 
 }
 
 int phpc_rule_destinations(const struct phpc_rule *r, char *const *matches, struct phpc_strv *dsts,
-                           char **why)
+                           struct phpc_error **err)
 {
-	*why = NULL;
-	if (*r->dst && r->dst[0] != '/') {
-		*why = phpc_xasprintf("destination \"%s\" is not an absolute path", r->dst);
-		return -EINVAL;
-	}
+	if (*r->dst && r->dst[0] != '/')
+		return phpc_error_set(err, EINVAL, "destination \"%s\" is not an absolute path",
+		                      r->dst);
 	if (strchr(r->dst, '*')) {
 		const char *s = strchr(r->src, '*');
-		if (!s || strchr(s + 1, '*') || strchr(strchr(r->dst, '*') + 1, '*')) {
-			*why = phpc_xasprintf("'*' in destination \"%s\" needs exactly one '*' "
+		if (!s || strchr(s + 1, '*') || strchr(strchr(r->dst, '*') + 1, '*'))
+			return phpc_error_set(err, EINVAL,
+			                      "'*' in destination \"%s\" needs exactly one '*' "
 			                      "in the source \"%s\"",
 			                      r->dst, r->src);
-			return -EINVAL;
-		}
 	}
 	size_t n = phpc_strv_len(matches);
 	size_t common = n > 1 ? common_dir_len(matches) : 0;

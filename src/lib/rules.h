@@ -1,4 +1,4 @@
-/* The module rule language (spec section 4): "src[:dst][:ro]".
+/* The module rule language (docs/modules.md, "The rule language"): "src[:dst][:ro]".
  * Pure: a rule, the environment and the list of paths its source matched
  * give the (source, destination) pairs. Destinations are paths inside the
  * container, lexically normalised; resolving them inside the rootfs (symlinks)
@@ -28,18 +28,16 @@ int phpc_rule_parse(const char *text, const char *modules_dir, phpc_env_lookup_f
 void phpc_rule_clear(struct phpc_rule *r);
 
 /* Computes the destination of every match (sorted, as glob returns them).
- * Returns 0 with dsts filled (one per match), or -EINVAL with *why set when
- * the rule must be skipped (relative destination, '*' in the destination
- * without exactly one '*' in the source). */
+ * Returns 0 with dsts filled (one per match), or -EINVAL with *err saying
+ * why when the rule must be skipped (relative destination, '*' in the
+ * destination without exactly one '*' in the source): callers skip the rule
+ * with that reason rather than fail. */
 int phpc_rule_destinations(const struct phpc_rule *r, char *const *matches, struct phpc_strv *dsts,
-                           char **why);
+                           struct phpc_error **err);
 
 /* Appends the names of the variables a rule refers to ($VAR, ${VAR}, and
  * HOME for a leading ~), each once. */
 void phpc_rule_var_names(const char *text, struct phpc_strv *names);
-
-/* Lexically normalises an absolute path: no "//", ".", or "..". */
-char *phpc_path_normalize(const char *path);
 
 /* Expands the source glob on this host (sorted matches; none is not an error). */
 int phpc_rule_glob(const struct phpc_rule *r, struct phpc_strv *matches, struct phpc_error **err);

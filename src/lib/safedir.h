@@ -6,7 +6,8 @@
  * whoever owns that directory controls the victim's store. Every path is
  * walked one component at a time from "/", and below a directory that others
  * can write no symlink is followed and every component must belong to the
- * user (or root). See docs/security.md. */
+ * user (or root). See docs/security.md,
+ * "Directories another user must not steer". */
 #ifndef PHPC_SAFEDIR_H
 #define PHPC_SAFEDIR_H
 

@@ -1,5 +1,6 @@
 #include "shared.h"
 #include "config.h"
+#include "env.h"
 #include "podopts.h"
 #include "util.h"
 
@@ -24,11 +25,13 @@ int phpc_shared_ntasks(const char *value, const char *pattern, int *out, struct 
 		r = phpc_error_set(err, EINVAL, "no task count matching \"%s\" in \"%s\"", pattern,
 		                   value);
 	} else {
-		_cleanup_free_ char *num =
-		    phpc_xstrndup(value + m.rm_so, (size_t)(m.rm_eo - m.rm_so));
+		char num[24] = ""; /* a task count is short; no allocation (sharedrun.h) */
+		size_t len = (size_t)(m.rm_eo - m.rm_so);
+		snprintf(num, sizeof(num), "%.*s", (int)(len < sizeof(num) ? len : sizeof(num) - 1),
+		         value + m.rm_so);
 		char *end = NULL;
 		long n = strtol(num, &end, 10);
-		if (!*num || *end || n < 1 || n > 1000000)
+		if (len >= sizeof(num) || !*num || *end || n < 1 || n > 1000000)
 			r = phpc_error_set(err, EINVAL, "\"%s\" is not a task count", num);
 		else
 			*out = (int)n;
@@ -74,9 +77,12 @@ char *phpc_shared_key(char *const *envp, uid_t uid, pid_t launcher)
 {
 	const char *job = phpc_env_get(envp, "SLURM_JOB_ID");
 	const char *step = phpc_env_get(envp, "SLURM_STEP_ID");
-	if (job && *job && step && *step)
-		return phpc_xasprintf("shared-%u-%s.%s", (unsigned)uid, job, step);
-	return phpc_xasprintf("shared-%u-p%d", (unsigned)uid, (int)launcher);
+	char *key = NULL;
+	/* checked, not phpc_xasprintf: long-lived hosts call this (sharedrun.h) */
+	int n = job && *job && step && *step
+	            ? asprintf(&key, "shared-%u-%s.%s", (unsigned)uid, job, step)
+	            : asprintf(&key, "shared-%u-p%d", (unsigned)uid, (int)launcher);
+	return n < 0 ? NULL : key;
 }
 
 static void take(char *const *args, int *i, int end, char **dst)

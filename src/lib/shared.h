@@ -1,4 +1,4 @@
-/* shared-run (spec section 6): one container per node for all tasks of a job
+/* shared-run (docs/shared-run.md): one container per node for all tasks of a job
  * step. The decisions, as pure functions: how many tasks, which task starts
  * the container, what the container and each task get. */
 #ifndef PHPC_SHARED_H
@@ -55,7 +55,7 @@ double phpc_shared_poll_wait(double left, double poll_s, double leader_check_s,
 bool phpc_shared_remove_on_leave(long joined, int ntasks, bool started);
 
 /* The step's key: unique per user, job step and node ("shared-<uid>-<job>.<step>",
- * or "shared-<uid>-p<launcher pid>" outside Slurm). */
+ * or "shared-<uid>-p<launcher pid>" outside Slurm). NULL when out of memory. */
 char *phpc_shared_key(char *const *envp, uid_t uid, pid_t launcher);
 
 /* The user's options, split for the container start and for each task. */

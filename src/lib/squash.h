@@ -1,4 +1,4 @@
-/* Squashed images (spec section 5): migrate an image from the user's local
+/* Squashed images (docs/compat.md, "Squashed images"): migrate an image from the user's local
  * store into the squash store as one squashfs file, and remove it again. */
 #ifndef PHPC_SQUASH_H
 #define PHPC_SQUASH_H

@@ -1,5 +1,6 @@
 #include "store.h"
 #include "fsutil.h"
+#include "jsonutil.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -191,15 +192,6 @@ void phpc_store_close(struct phpc_store *s)
 		close(s->dirfd);
 	free(s->dir);
 	*s = (struct phpc_store){.dirfd = -1, .images_lock = -1, .layers_lock = -1};
-}
-
-const char *phpc_json_str(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-	if (!o || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
 }
 
 int phpc_records_find(struct json_object *records, const char *id)
@@ -453,7 +445,7 @@ void phpc_staging_remove(int store_dirfd, struct phpc_staging *stg)
 		while (d && (de = readdir(d)))
 			if (!streq(de->d_name, ".") && !streq(de->d_name, "..") &&
 			    !streq(de->d_name, "lock"))
-				phpc_rm_rf_at(stg->dirfd, de->d_name);
+				phpc_rm_rf_at(stg->dirfd, de->d_name, NULL);
 		if (d)
 			closedir(d);
 	}
@@ -509,7 +501,7 @@ static int sweep_dir(int dirfd, const char *sub, bool (*match)(int, const char *
 	closedir(d);
 	int n = 0;
 	for (size_t i = 0; i < dead.n; i++)
-		n += phpc_rm_rf_at(fd, dead.v[i]) == 0;
+		n += phpc_rm_rf_at(fd, dead.v[i], NULL) == 0;
 	phpc_strv_clear(&dead);
 	return n;
 }

@@ -45,12 +45,15 @@ void phpc_store_close(struct phpc_store *s);
  * ("ubuntu" = "ubuntu:latest", tried as given and with "docker.io/",
  * "docker.io/library/" and "localhost/"; "docker://" and other transport
  * prefixes ignored). Returns the index or -ENOENT / -EINVAL (ambiguous
- * prefix). *by_name tells whether a name (not an ID) matched, and which. */
+ * prefix). *matched_name gets the full name that matched (newly allocated),
+ * or NULL when an ID did. */
 int phpc_images_lookup(struct json_object *images, const char *name, char **matched_name,
                        struct phpc_error **err);
+/* The index of the record of records whose "id" is id, or -1. */
 int phpc_records_find(struct json_object *records, const char *id);
 
-/* The layer chain of top (top first, following "parent"), as indexes. */
+/* The layer chain of top (top first, following "parent"): the layer IDs,
+ * appended to ids. */
 int phpc_layer_chain(struct json_object *layers, const char *top, struct phpc_strv *ids,
                      struct phpc_error **err);
 
@@ -59,8 +62,6 @@ void phpc_images_drop_names(struct json_object *images, int keep, struct json_ob
 
 /* name without a "docker://" (or other transport) prefix. */
 const char *phpc_strip_transport(const char *name);
-
-const char *phpc_json_str(struct json_object *o, const char *key);
 
 /* A migrate's staging directory. Everything a migrate writes into the squash
  * store outside the store's lock (the squash file while mksquashfs builds it,

@@ -54,7 +54,8 @@ static inline int phpc_steal_fd(int *fd)
 }
 #define steal_fd(fdp) phpc_steal_fd(fdp)
 
-/* The programs are short-lived: running out of memory aborts (conventions 3). */
+/* The programs are short-lived: running out of memory aborts (docs/conventions.md, 3;
+ * code for long-lived hosts returns -ENOMEM instead, sharedrun.h). */
 void *phpc_xmalloc(size_t n);
 void *phpc_xcalloc(size_t n, size_t size);
 void *phpc_xrealloc(void *p, size_t n);

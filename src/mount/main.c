@@ -32,17 +32,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-	fputs("Error: podman-hpc-mount: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
+#define PROG "podman-hpc-mount" /* every message on stderr starts so */
 
 struct req {
 	char *target;
@@ -52,13 +42,27 @@ struct req {
 	bool volatile_;
 };
 
+static void req_clear(struct req *r)
+{
+	phpc_strv_clear(&r->opts);
+	phpc_strv_clear(&r->lowers);
+	*r = (struct req){0};
+}
+
+/* A failed attempt that a fallback follows is no error. */
+static void forget(struct phpc_error **err)
+{
+	if (err)
+		phpc_error_freep(err);
+}
+
 static char *find(const char *name)
 {
 	char *p = phpc_find_executable(name, getenv("PATH"));
 	return p ? p : phpc_find_executable(name, "/usr/local/bin:/usr/bin:/bin");
 }
 
-static void parse(int argc, char **argv, struct req *r)
+static int parse(int argc, char **argv, struct req *r, struct phpc_error **err)
 {
 	*r = (struct req){0};
 	const char *o = NULL;
@@ -69,7 +73,8 @@ static void parse(int argc, char **argv, struct req *r)
 			r->target = argv[i];
 	}
 	if (!o || !r->target)
-		die("usage: podman-hpc-mount -o lowerdir=...,upperdir=...,workdir=... TARGET");
+		return phpc_error_set(
+		    err, EINVAL, "usage: " PROG " -o lowerdir=...,upperdir=...,workdir=... TARGET");
 	struct phpc_strv all = {0};
 	phpc_strv_split(&all, o, ',');
 	for (size_t i = 0; i < all.n; i++) {
@@ -88,6 +93,7 @@ static void parse(int argc, char **argv, struct req *r)
 			r->volatile_ = true;
 	}
 	phpc_strv_clear(&all);
+	return 0;
 }
 
 static bool in_initial_userns(void)
@@ -104,8 +110,9 @@ static char *join_lowers(const struct req *r)
 	return phpc_strv_join(r->lowers.v, ":");
 }
 
-/* The kernel's overlayfs, with only the options it knows. */
-static int kernel_overlay(const struct req *r)
+/* The kernel's overlayfs, with only the options it knows. -EINVAL for one
+ * lower and no upper: a bind does it. */
+static int kernel_overlay(const struct req *r, struct phpc_error **err)
 {
 	_cleanup_free_ char *lowers = join_lowers(r);
 	_cleanup_free_ char *data = NULL;
@@ -117,37 +124,42 @@ static int kernel_overlay(const struct req *r)
 		data = phpc_xasprintf("lowerdir=%s%s", lowers,
 		                      in_initial_userns() ? "" : ",userxattr");
 	else
-		return -EINVAL; /* one lower and no upper: a bind does it */
-	return mount("overlay", r->target, "overlay", 0, data) < 0 ? -errno : 0;
+		return phpc_error_set(err, EINVAL,
+		                      "the kernel's overlayfs needs an upperdir and a workdir, "
+		                      "or two lowerdirs");
+	if (mount("overlay", r->target, "overlay", 0, data) < 0)
+		return phpc_error_errno(err, errno, "the kernel's overlayfs refused it");
+	return 0;
 }
 
-static int bind_readonly(const char *src, const char *target)
+static int bind_readonly(const char *src, const char *target, struct phpc_error **err)
 {
-	int tree = open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	_cleanup_close_ int tree =
+	    open_tree(AT_FDCWD, src, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
 	if (tree < 0)
-		return -errno;
+		return phpc_error_errno(err, errno, "cannot bind %s", src);
 	struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
-	int r = 0;
-	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0 ||
-	    move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
-		r = -errno;
-	close(tree);
-	return r;
+	if (mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+		return phpc_error_errno(err, errno, "cannot make the bind of %s read-only", src);
+	if (move_mount(tree, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return phpc_error_errno(err, errno, "cannot bind %s on %s", src, target);
+	return 0;
 }
 
-static int run_wait(char *const *argv)
+/* Runs argv[0] and waits: 0 when it exited with 0. */
+static int run_wait(char *const *argv, struct phpc_error **err)
 {
 	int status = 0;
-	struct phpc_error *err = NULL;
-	if (phpc_spawn_wait(argv, environ, &status, &err) < 0) {
-		fprintf(stderr, "Error: podman-hpc-mount: %s\n", err->msg);
-		phpc_error_free(err);
-		return -1;
-	}
-	return phpc_exit_code(status);
+	int r = phpc_spawn_wait(argv, environ, &status, err);
+	if (r < 0)
+		return r;
+	int code = phpc_exit_code(status);
+	if (code != 0)
+		return phpc_error_set(err, EIO, "%s failed (exit status %d)", argv[0], code);
+	return 0;
 }
 
-static int fuse_overlay(const struct req *r, const char *fo)
+static int fuse_overlay(const struct req *r, const char *fo, struct phpc_error **err)
 {
 	_cleanup_free_ char *lowers = join_lowers(r);
 	struct phpc_strv o = {0};
@@ -156,10 +168,10 @@ static int fuse_overlay(const struct req *r, const char *fo)
 	_cleanup_free_ char *joined = phpc_strv_join(o.v, ",");
 	phpc_strv_clear(&o);
 	char *argv[] = {(char *)fo, (char *)"-o", joined, r->target, NULL};
-	return run_wait(argv) == 0 ? 0 : -EIO;
+	return run_wait(argv, err);
 }
 
-static int mount_squashed(struct req *r, size_t idx, const char *fo)
+static int mount_squashed(struct req *r, size_t idx, const char *fo, struct phpc_error **err)
 {
 	_cleanup_free_ char *file = phpc_xasprintf("%s.squash", r->lowers.v[idx]);
 	_cleanup_free_ char *tcopy = phpc_xstrdup(r->target);
@@ -167,44 +179,69 @@ static int mount_squashed(struct req *r, size_t idx, const char *fo)
 	/* a leftover of a killed mount: nothing may hide below a new one */
 	umount2(priv, MNT_DETACH);
 	if (mkdir(priv, 0700) < 0 && errno != EEXIST)
-		die("cannot create %s: %s", priv, strerror(errno));
+		return phpc_error_errno(err, errno, "cannot create %s", priv);
 	_cleanup_free_ char *sqf = find("squashfuse_ll");
 	if (!sqf)
 		sqf = find("squashfuse");
 	if (!sqf)
-		die("squashfuse_ll not found: install squashfuse to run squashed images");
+		return phpc_error_set(err, ENOENT,
+		                      "squashfuse_ll not found: install squashfuse to run "
+		                      "squashed images");
 	char *argv[] = {sqf, file, priv, NULL};
-	if (run_wait(argv) != 0)
-		die("cannot mount the squashed image %s", file);
+	int rc = run_wait(argv, err);
+	if (rc < 0)
+		return phpc_error_prefix(err, "cannot mount the squashed image %s", file);
 	free(r->lowers.v[idx]);
 	r->lowers.v[idx] = phpc_xstrdup(priv);
-	int rc = kernel_overlay(r);
-	if (rc == -EINVAL && !r->upper && r->lowers.n == 1)
-		rc = bind_readonly(priv, r->target);
-	if (rc < 0 && fo)
-		rc = fuse_overlay(r, fo);
+	rc = kernel_overlay(r, err);
+	if (rc == -EINVAL && !r->upper && r->lowers.n == 1) {
+		forget(err);
+		rc = bind_readonly(priv, r->target, err);
+	}
+	if (rc < 0 && fo) {
+		forget(err);
+		rc = fuse_overlay(r, fo, err);
+	}
 	/* detached, the squash mount lives exactly as long as the overlay */
 	umount2(priv, MNT_DETACH);
 	rmdir(priv);
 	if (rc < 0)
-		die("cannot mount %s: %s", r->target, strerror(-rc));
+		return phpc_error_prefix(err, "cannot mount %s", r->target);
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Mounts a squashed image, or becomes fuse-overlayfs: returns only when it
+ * has mounted one, or on failure. */
+static int run(int argc, char **argv, struct phpc_error **err)
 {
 	const char *prog = getenv("PODMANHPC_FUSE_OVERLAYFS");
 	_cleanup_free_ char *fo = find(prog && *prog ? prog : "fuse-overlayfs");
 	struct req r;
-	parse(argc, argv, &r);
-	for (size_t i = 0; i < r.lowers.n; i++) {
+	int rc = parse(argc, argv, &r, err);
+	for (size_t i = 0; rc == 0 && i < r.lowers.n; i++) {
 		_cleanup_free_ char *sq = phpc_xasprintf("%s.squash", r.lowers.v[i]);
-		if (access(sq, R_OK) == 0)
-			return mount_squashed(&r, i, fo);
+		if (access(sq, R_OK) == 0) {
+			rc = mount_squashed(&r, i, fo, err);
+			req_clear(&r);
+			return rc;
+		}
 	}
+	req_clear(&r);
+	if (rc < 0)
+		return rc;
 	if (!fo)
-		die("fuse-overlayfs not found on PATH");
+		return phpc_error_set(err, ENOENT, "fuse-overlayfs not found on PATH");
 	argv[0] = fo;
 	execv(fo, argv);
-	die("cannot run %s: %s", fo, strerror(errno));
+	return phpc_error_errno(err, errno, "cannot run %s", fo);
+}
+
+int main(int argc, char **argv)
+{
+	struct phpc_error *err = NULL;
+	int r = run(argc, argv, &err);
+	if (r < 0)
+		fprintf(stderr, PROG ": %s\n", err ? err->msg : strerror(-r));
+	phpc_error_free(err);
+	return r < 0 ? 1 : 0;
 }

@@ -3,6 +3,18 @@
 #include "phpc-build.h"
 #include "util.h"
 
+#include <errno.h>
+
+const struct phpc_cmd_spec phpc_infohpc_spec = {
+    .name = "infohpc",
+    .usage = "",
+    .summary = "Print the configuration with each value's source, and the modules",
+    .description = "Prints every setting of podman-hpc with its value and its source (the\n"
+                   "configuration file, an environment variable or the default), the\n"
+                   "squash store, and the site's modules with their flags and files.",
+    .example = "podman-hpc infohpc",
+};
+
 static void print_list(char *const *l)
 {
 	for (; l && *l; l++)
@@ -32,7 +44,16 @@ static void print_value(const struct phpc_config *cfg, enum phpc_key k)
 
 int cmd_infohpc(struct phpc_ctx *ctx, struct phpc_error **err)
 {
-	int r = phpc_ctx_load_config(ctx, err);
+	struct phpc_opt_result o;
+	int r = phpc_cmd_parse(ctx, &phpc_infohpc_spec, &o, err);
+	if (r == 0 && o.pos.n > 0)
+		r = phpc_error_set(
+		    err, EINVAL, "infohpc: unknown argument \"%s\" (see podman-hpc infohpc --help)",
+		    o.pos.v[0]);
+	phpc_opt_result_clear(&o);
+	if (r != 0)
+		return r == PHPC_OPT_HELP ? 0 : r;
+	r = phpc_ctx_load_config(ctx, err);
 	if (r < 0)
 		return r;
 	const struct phpc_config *cfg = ctx->cfg;

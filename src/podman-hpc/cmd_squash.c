@@ -1,6 +1,7 @@
 /* migrate, rmsqi and pull: squashed images in the squash store (squash_dir),
  * which every node's podman reads as an additional read-only image store. */
 #include "commands.h"
+#include "env.h"
 #include "fsutil.h"
 #include "proc.h"
 #include "squash.h"
@@ -11,6 +12,63 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
+
+/* The hidden argument of `podman-hpc migrate` that runs the guard of
+ * mksquashfs (phpc_run_guarded) instead of a migrate. */
+#define GUARD_OPT "phpc-internal-guard"
+#define GUARD_ARG "--" GUARD_OPT
+
+static const struct phpc_opt migrate_opts[] = {
+    {"compress", '\0', "ALG",
+     "compression of the squash file: lz4, zstd, gzip, xz or lzo\n"
+     "(default: the site's squash_compression)",
+     false, false},
+    /* build_squash runs `podman-hpc migrate --phpc-internal-guard MKSQUASHFS
+     * ARGS...` (run_guard): only as the first argument, the rest is argv */
+    {GUARD_OPT, '\0', NULL, NULL, true, true},
+    {NULL, '\0', NULL, NULL, false, false},
+};
+
+const struct phpc_cmd_spec phpc_migrate_spec = {
+    .name = "migrate",
+    .usage = "[options] IMAGE [IMAGE...]",
+    .summary = "Squash local images into the shared squash store",
+    .description = "Builds one squashfs file per image in the squash store (--squash-dir,\n"
+                   "$SQUASH_DIR, $SCRATCH/storage or run_root/squash), which podman on every\n"
+                   "node reads as a read-only image store. Every name of the image is migrated;\n"
+                   "migrating it again updates its names.",
+    .example = "podman-hpc migrate myapp:latest\n"
+               "podman-hpc migrate --compress zstd docker.io/library/python:3.12",
+    .opts = migrate_opts,
+};
+
+static const struct phpc_opt rmsqi_opts[] = {
+    {"force", 'f', NULL,
+     "remove it even when a local container was created from it\n"
+     "(those containers cannot start again)",
+     false, false},
+    {NULL, '\0', NULL, NULL, false, false},
+};
+
+const struct phpc_cmd_spec phpc_rmsqi_spec = {
+    .name = "rmsqi",
+    .usage = "[options] IMAGE [IMAGE...]",
+    .summary = "Remove squashed images, or one of their names",
+    .description = "Removes the image and every layer and file that no other squashed image\n"
+                   "uses; given one of several names of an image, removes only that name.\n"
+                   "Refuses an image that a container of the local store, stopped or running,\n"
+                   "was created from, unless --force.",
+    .example = "podman-hpc rmsqi myapp:latest",
+    .opts = rmsqi_opts,
+};
+
+/* pull's options are podman pull's: `pull --help` is podman's
+ * (phpc_print_pull_help); this spec names and lists the command. */
+const struct phpc_cmd_spec phpc_pull_spec = {
+    .name = "pull",
+    .usage = "[podman pull options] IMAGE [IMAGE...]",
+    .summary = "Pull images with podman, then migrate them",
+};
 
 static char **podman_cmd(struct phpc_ctx *ctx, const char *podman, const char *const *words)
 {
@@ -55,10 +113,6 @@ struct builder {
 	char *mksquashfs; /* resolved path */
 	char *self;       /* this program, to run the guard */
 };
-
-/* The hidden argument of `podman-hpc migrate` that runs the guard of
- * mksquashfs (phpc_run_guarded) instead of a migrate. */
-#define GUARD_ARG "--phpc-internal-guard"
 
 static int self_path(char **out, struct phpc_error **err)
 {
@@ -186,97 +240,104 @@ static int migrate_id(struct phpc_ctx *ctx, const char *podman, const char *id, 
 
 /* The guard of mksquashfs, run by build_squash inside `podman unshare`:
  * `podman-hpc migrate --phpc-internal-guard MKSQUASHFS ARGS...`. */
-static int run_guard(struct phpc_ctx *ctx, struct phpc_error **err)
+static int run_guard(struct phpc_ctx *ctx, char **argv, struct phpc_error **err)
 {
-	char **argv = ctx->cli.args.v + 1;
-	if (!argv[0] || !strchr(argv[0], '/'))
+	if (!argv || !argv[0] || !strchr(argv[0], '/'))
 		return phpc_error_set(err, EINVAL, "%s: which program (a path)?", GUARD_ARG);
 	int status = 0;
 	int r = phpc_run_guarded(argv, ctx->envp, STDIN_FILENO, &status, err);
 	return r < 0 ? r : phpc_exit_code(status);
 }
 
-int cmd_migrate(struct phpc_ctx *ctx, struct phpc_error **err)
+static int migrate_names(struct phpc_ctx *ctx, const char *comp, const struct phpc_strv *names,
+                         struct phpc_error **err)
 {
-	if (ctx->cli.args.n > 0 && streq(ctx->cli.args.v[0], GUARD_ARG))
-		return run_guard(ctx, err);
 	int r = phpc_ctx_load_config(ctx, err);
 	if (r < 0)
 		return r;
-	const char *comp = phpc_cfg_str(ctx->cfg, PHPC_K_SQUASH_COMPRESSION);
-	struct phpc_strv names = {0};
-	for (size_t i = 0; r == 0 && i < ctx->cli.args.n; i++) {
-		const char *a = ctx->cli.args.v[i];
-		if (streq(a, "--compress") && i + 1 < ctx->cli.args.n)
-			comp = ctx->cli.args.v[++i];
-		else if (str_has_prefix(a, "--compress="))
-			comp = a + 11;
-		else if (a[0] == '-')
-			r = phpc_error_set(
-			    err, EINVAL,
-			    "migrate: unknown option \"%s\" (usage: podman-hpc migrate "
-			    "[--compress lz4|zstd|gzip|xz|lzo] IMAGE...)",
-			    a);
-		else
-			phpc_strv_add(&names, a);
-	}
-	if (r == 0 && names.n == 0)
-		r = phpc_error_set(err, EINVAL, "migrate: which image? (podman-hpc migrate IMAGE)");
+	if (!comp)
+		comp = phpc_cfg_str(ctx->cfg, PHPC_K_SQUASH_COMPRESSION);
 	_cleanup_free_ char *podman = NULL;
-	if (r == 0)
-		r = phpc_ctx_podman_path(ctx, &podman, err);
+	r = phpc_ctx_podman_path(ctx, &podman, err);
 	if (r == 0)
 		r = phpc_ctx_prepare_storage(ctx, err);
-	for (size_t i = 0; r == 0 && i < names.n; i++) {
+	for (size_t i = 0; r == 0 && i < names->n; i++) {
 		_cleanup_free_ char *id = NULL;
-		r = resolve_id(ctx, podman, names.v[i], &id, err);
+		r = resolve_id(ctx, podman, names->v[i], &id, err);
 		if (r == 0)
 			r = migrate_id(ctx, podman, id, comp, err);
 	}
-	phpc_strv_clear(&names);
 	return r;
 }
 
-int cmd_rmsqi(struct phpc_ctx *ctx, struct phpc_error **err)
+int cmd_migrate(struct phpc_ctx *ctx, struct phpc_error **err)
+{
+	struct phpc_opt_result o;
+	int r = phpc_cmd_parse(ctx, &phpc_migrate_spec, &o, err);
+	if (r == PHPC_OPT_HELP)
+		r = 0;
+	else if (r == 0 && phpc_opt_given(&phpc_migrate_spec, &o, GUARD_OPT))
+		r = run_guard(ctx, o.pos.v, err);
+	else if (r == 0 && o.pos.n == 0)
+		r = phpc_error_set(err, EINVAL, "migrate: which image? (podman-hpc migrate IMAGE)");
+	else if (r == 0)
+		r = migrate_names(ctx, phpc_opt_get(&phpc_migrate_spec, &o, "compress"), &o.pos,
+		                  err);
+	phpc_opt_result_clear(&o);
+	return r; /* the guard's: mksquashfs's exit code */
+}
+
+static int rmsqi_names(struct phpc_ctx *ctx, bool force, const struct phpc_strv *names,
+                       struct phpc_error **err)
 {
 	int r = phpc_ctx_load_config(ctx, err);
 	/* a squash store another user planted must not be acted on: removal
 	 * follows its records */
 	if (r == 0)
 		r = phpc_ctx_check_dirs(ctx, err);
-	struct phpc_rmsqi_req req = {0};
-	_cleanup_strv_ struct phpc_strv names = {0};
-	for (size_t i = 0; r == 0 && i < ctx->cli.args.n; i++) {
-		const char *a = ctx->cli.args.v[i];
-		if (streq(a, "--force") || streq(a, "-f"))
-			req.force = true;
-		else if (a[0] == '-')
-			r = phpc_error_set(err, EINVAL,
-			                   "rmsqi: unknown option \"%s\" (usage: podman-hpc rmsqi "
-			                   "[--force] IMAGE...)",
-			                   a);
-		else
-			phpc_strv_add(&names, a);
-	}
-	if (r == 0 && names.n == 0)
-		r = phpc_error_set(err, EINVAL, "rmsqi: which image? (podman-hpc rmsqi IMAGE)");
+	struct phpc_rmsqi_req req = {.force = force};
 	if (r == 0) {
 		req.dst_dir = ctx->cfg->squash_dir;
 		req.graph_root = phpc_cfg_str(ctx->cfg, PHPC_K_GRAPH_ROOT);
 		req.run_root = phpc_cfg_str(ctx->cfg, PHPC_K_RUN_ROOT);
 	}
-	for (size_t i = 0; r == 0 && i < names.n; i++) {
+	for (size_t i = 0; r == 0 && i < names->n; i++) {
 		_cleanup_strv_ struct phpc_strv notes = {0};
-		r = phpc_rmsqi(&req, names.v[i], &notes, err);
+		r = phpc_rmsqi(&req, names->v[i], &notes, err);
 		for (size_t k = 0; k < notes.n; k++)
 			printf("%s\n", notes.v[k]);
 	}
 	return r;
 }
 
+int cmd_rmsqi(struct phpc_ctx *ctx, struct phpc_error **err)
+{
+	struct phpc_opt_result o;
+	int r = phpc_cmd_parse(ctx, &phpc_rmsqi_spec, &o, err);
+	if (r == PHPC_OPT_HELP)
+		r = 0;
+	else if (r == 0 && o.pos.n == 0)
+		r = phpc_error_set(err, EINVAL, "rmsqi: which image? (podman-hpc rmsqi IMAGE)");
+	else if (r == 0)
+		r = rmsqi_names(ctx, phpc_opt_given(&phpc_rmsqi_spec, &o, "force"), &o.pos, err);
+	phpc_opt_result_clear(&o);
+	return r;
+}
+
+/* --help or -h among podman pull's options (before "--"), as podman sees it. */
+static bool wants_help(const struct phpc_cli *cli)
+{
+	for (size_t i = 0; i < cli->args.n && !streq(cli->args.v[i], "--"); i++)
+		if (streq(cli->args.v[i], "--help") || streq(cli->args.v[i], "-h"))
+			return true;
+	return false;
+}
+
 /* podman pull, then migrate what it pulled, by ID (what podman printed). */
 int cmd_pull(struct phpc_ctx *ctx, struct phpc_error **err)
 {
+	if (wants_help(&ctx->cli))
+		return phpc_print_pull_help(ctx, err);
 	int r = phpc_ctx_load_config(ctx, err);
 	_cleanup_free_ char *podman = NULL;
 	if (r == 0)
@@ -285,9 +346,8 @@ int cmd_pull(struct phpc_ctx *ctx, struct phpc_error **err)
 		r = phpc_ctx_prepare_storage(ctx, err);
 	if (r < 0)
 		return r;
-	_cleanup_strvp_ char **argv = phpc_podman_argv(ctx->cfg, &ctx->cli, NULL, false);
-	free(argv[0]);
-	argv[0] = phpc_xstrdup(podman);
+	phpc_plan_init(&ctx->plan, &ctx->cli);
+	_cleanup_strvp_ char **argv = phpc_podman_argv(ctx->cfg, NULL, &ctx->plan, podman);
 	_cleanup_strvp_ char **env = phpc_ctx_podman_env(ctx, false);
 	_cleanup_free_ char *out = NULL;
 	int status = 0;
@@ -300,7 +360,7 @@ int cmd_pull(struct phpc_ctx *ctx, struct phpc_error **err)
 	for (char *line = strtok(out, "\n"); r == 0 && line; line = strtok(NULL, "\n")) {
 		if (strlen(line) != 64)
 			continue;
-		fprintf(stderr, "podman-hpc: migrating %.12s to %s\n", line, ctx->cfg->squash_dir);
+		phpc_note("migrating %.12s to %s", line, ctx->cfg->squash_dir);
 		r = migrate_id(ctx, podman, line, comp, err);
 	}
 	return r;

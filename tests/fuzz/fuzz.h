@@ -58,8 +58,8 @@ static inline void fuzz_match(const char *pattern, const char *with, struct phpc
 static inline void fuzz_destinations(const struct phpc_rule *r, char *const *matches)
 {
 	struct phpc_strv dsts = {0};
-	_cleanup_free_ char *why = NULL;
-	phpc_rule_destinations(r, matches, &dsts, &why);
+	_cleanup_error_ struct phpc_error *err = NULL;
+	phpc_rule_destinations(r, matches, &dsts, &err);
 	phpc_strv_clear(&dsts);
 }
 

@@ -8,6 +8,7 @@
  * looked up as podman-hpc's squash commands do. */
 #include "fuzz.h"
 #include "fsutil.h"
+#include "jsonutil.h"
 #include "store.h"
 
 #include <errno.h>
@@ -21,7 +22,7 @@ static char *store_dir;
 static void remove_store(void)
 {
 	if (store_dir)
-		phpc_rm_rf_at(AT_FDCWD, store_dir);
+		phpc_rm_rf_at(AT_FDCWD, store_dir, NULL);
 	free(store_dir);
 	store_dir = NULL;
 }

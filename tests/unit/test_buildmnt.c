@@ -15,23 +15,41 @@ static void test_runtime_call(void **state)
 	struct phpc_runtime_call c;
 	char *create[] = {"rt", "--root",     "/run/runc", "--log=/l", "create", "--bundle",
 	                  "/b", "--pid-file", "/b/pid",    "ctr1",     NULL};
-	assert_int_equal(phpc_runtime_call_parse(10, create, &c), 0);
+	assert_int_equal(phpc_runtime_call_parse(10, create, &c, NULL), 0);
 	assert_string_equal(c.sub, "create");
 	assert_string_equal(c.bundle, "/b");
 	assert_string_equal(c.id, "ctr1");
 	char *del[] = {"rt", "delete", "--force", "ctr1", NULL};
-	assert_int_equal(phpc_runtime_call_parse(4, del, &c), 0);
+	assert_int_equal(phpc_runtime_call_parse(4, del, &c, NULL), 0);
 	assert_string_equal(c.sub, "delete");
 	assert_null(c.bundle);
 	assert_string_equal(c.id, "ctr1");
 	char *start[] = {"rt", "start", "ctr1", NULL};
-	assert_int_equal(phpc_runtime_call_parse(3, start, &c), 0);
+	assert_int_equal(phpc_runtime_call_parse(3, start, &c, NULL), 0);
 	assert_string_equal(c.sub, "start");
-	/* an id that would name a path is refused */
-	char *bad[] = {"rt", "delete", "../x", NULL};
-	assert_int_equal(phpc_runtime_call_parse(3, bad, &c), -EINVAL);
+	/* no subcommand: no container's call, not an error */
 	char *none[] = {"rt", "--root", "/r", NULL};
-	assert_int_equal(phpc_runtime_call_parse(3, none, &c), -EINVAL);
+	assert_int_equal(phpc_runtime_call_parse(3, none, &c, NULL), 0);
+	assert_null(c.sub);
+	char *version[] = {"rt", "--version", NULL};
+	assert_int_equal(phpc_runtime_call_parse(2, version, &c, NULL), 0);
+	assert_null(c.sub);
+	/* an id that would name a path is refused, and the message says so */
+	struct phpc_error *err = NULL;
+	char *bad[] = {"rt", "delete", "../x", NULL};
+	assert_int_equal(phpc_runtime_call_parse(3, bad, &c, &err), -EINVAL);
+	assert_non_null(err);
+	assert_string_equal(err->msg, "delete: container id \"../x\" is not a file name");
+	assert_string_equal(c.sub, "delete");
+	phpc_error_freep(&err);
+	char *dot[] = {"rt", "create", "--bundle", "/b", "..", NULL};
+	assert_int_equal(phpc_runtime_call_parse(5, dot, &c, &err), -EINVAL);
+	assert_non_null(strstr(err->msg, "is not a file name"));
+	phpc_error_freep(&err);
+	char *noid[] = {"rt", "delete", "--force", NULL};
+	assert_int_equal(phpc_runtime_call_parse(3, noid, &c, &err), -EINVAL);
+	assert_string_equal(err->msg, "delete: no container id");
+	phpc_error_freep(&err);
 }
 
 static char *make_root(void)

@@ -28,13 +28,21 @@ static char **assemble(struct phpc_config *cfg, const struct phpc_modules *mods,
 	if (phpc_cli_parse(argc, argv, &cli, &err) < 0)
 		fail_msg("%s", err->msg);
 	struct phpc_modules none = {0};
-	cli.hook_installed = true;
+	struct phpc_plan plan;
+	if (phpc_cli_takes_modules(&cli))
+		phpc_cli_parse_modules(&cli, mods ? mods : &none);
+	phpc_plan_init(&plan, &cli);
+	plan.hook_installed = true;
+	plan.pmi_fd = pmi;
 	if (phpc_cli_takes_modules(&cli)) {
-		assert_int_equal(phpc_cli_parse_modules(&cli, mods ? mods : &none, &err), 0);
-		if (mods)
-			assert_int_equal(phpc_modules_resolve(mods, cli.enabled, NULL, &err), 0);
+		if (mods) {
+			plan.enabled = calloc(mods->n ? mods->n : 1, sizeof(bool));
+			memcpy(plan.enabled, cli.module_flags, mods->n * sizeof(bool));
+			assert_int_equal(phpc_modules_resolve(mods, plan.enabled, NULL, &err), 0);
+		}
 	}
-	char **out = phpc_podman_argv(cfg, &cli, mods, pmi);
+	char **out = phpc_podman_argv(cfg, mods, &plan, "podman");
+	phpc_plan_clear(&plan);
 	phpc_cli_clear(&cli);
 	return out;
 }
@@ -194,13 +202,13 @@ static void test_module_args(void **state)
 	                      "--rm",       "img",
 	                      "prog",       "--gpu",
 	                      "--help",     NULL};
-	/* flags after the image belong to the container's command (#79, #171) */
+	/* flags after the image belong to the container's command (NERSC #79, #171) */
 	CHECK(c, &mods, false, want, "run", "--mpi", "--rm", "--gpu", "img", "prog", "--gpu",
 	      "--help");
-	/* --gpus is podman's, not the module's (#129) */
+	/* --gpus is podman's, not the module's (NERSC #129) */
 	const char *want2[] = {"podman", "run", RUN_DEFAULTS, "--gpus", "all", "img", NULL};
 	CHECK(c, &mods, false, want2, "run", "--gpus", "all", "img");
-	/* modules on build (#34) */
+	/* modules on build (NERSC #34) */
 	/* (the module's env and run options would be baked into the image) */
 	const char *want3[] = {"podman", "build", COMMON, "-t", "x", ".", NULL};
 	CHECK(c, &mods, false, want3, "build", "-t", "x", ".", "--gpu");
@@ -234,11 +242,11 @@ static void test_image_position(void **state)
 		for (int j = 0; cases[i].args[j]; j++)
 			argv[argc++] = (char *)cases[i].args[j];
 		assert_int_equal(phpc_cli_parse(argc, argv, &cli, &err), 0);
-		assert_int_equal(phpc_cli_parse_modules(&cli, &mods, &err), 0);
+		phpc_cli_parse_modules(&cli, &mods);
 		assert_true(cli.image_idx >= 0);
 		assert_string_equal(cli.args.v[cli.image_idx], cases[i].image);
 		assert_int_equal(cli.sub_help, cases[i].sub_help);
-		assert_false(cli.enabled[0]);
+		assert_false(cli.module_flags[0]);
 		phpc_cli_clear(&cli);
 	}
 	phpc_modules_clear(&mods);
@@ -280,7 +288,7 @@ static void test_container_env(void **state)
 	struct phpc_error *err = NULL;
 	struct phpc_modules none = {0};
 	assert_int_equal(phpc_cli_parse(9, argv, &cli, &err), 0);
-	assert_int_equal(phpc_cli_parse_modules(&cli, &none, &err), 0);
+	phpc_cli_parse_modules(&cli, &none);
 	char *host[] = {"HOME=/h", "Z=3", NULL};
 	assert_string_equal(phpc_cli_container_env(&cli, host, "HOME"), "/c");
 	assert_string_equal(phpc_cli_container_env(&cli, host, "X"), "1");
@@ -300,8 +308,10 @@ static void test_no_hook_no_annotation(void **state)
 	struct phpc_modules none = {0};
 	char *argv[] = {"podman-hpc", "run", "img", NULL};
 	assert_int_equal(phpc_cli_parse(3, argv, &cli, &err), 0);
-	assert_int_equal(phpc_cli_parse_modules(&cli, &none, &err), 0);
-	char **got = phpc_podman_argv(c, &cli, &none, false);
+	phpc_cli_parse_modules(&cli, &none);
+	struct phpc_plan plan;
+	phpc_plan_init(&plan, &cli);
+	char **got = phpc_podman_argv(c, &none, &plan, "podman");
 	assert_false(phpc_strv_contains(got, "podman_hpc.hook_tool=true"));
 	assert_true(phpc_strv_contains(got, "--hooks-dir"));
 	phpc_strv_free(got);
@@ -320,22 +330,27 @@ static void test_hook_request_annotation(void **state)
 	struct phpc_modules none = {0};
 	char *argv[] = {"podman-hpc", "run", "img", NULL};
 	assert_int_equal(phpc_cli_parse(3, argv, &cli, &err), 0);
-	assert_int_equal(phpc_cli_parse_modules(&cli, &none, &err), 0);
-	cli.hook_installed = true;
-	cli.hook_request = strdup("0123456789abcdef0123456789abcdef");
-	char **got = phpc_podman_argv(c, &cli, &none, false);
+	phpc_cli_parse_modules(&cli, &none);
+	struct phpc_plan plan;
+	phpc_plan_init(&plan, &cli);
+	plan.hook_installed = true;
+	plan.hook_request = strdup("0123456789abcdef0123456789abcdef");
+	char **got = phpc_podman_argv(c, &none, &plan, "podman");
 	assert_true(phpc_strv_contains(got, "podman_hpc.hook_tool=true"));
 	assert_true(phpc_strv_contains(got, "podman_hpc.request=0123456789abcdef0123456789abcdef"));
 	phpc_strv_free(got);
+	phpc_plan_clear(&plan);
 	phpc_cli_clear(&cli);
 	char *bargv[] = {"podman-hpc", "build", "-t", "x", ".", NULL};
 	assert_int_equal(phpc_cli_parse(5, bargv, &cli, &err), 0);
-	cli.hook_installed = true;
-	cli.hook_request = strdup("0123456789abcdef0123456789abcdef");
-	got = phpc_podman_argv(c, &cli, &none, false);
+	phpc_plan_init(&plan, &cli);
+	plan.hook_installed = true;
+	plan.hook_request = strdup("0123456789abcdef0123456789abcdef");
+	got = phpc_podman_argv(c, &none, &plan, "podman");
 	for (char **a = got; *a; a++)
 		assert_null(strstr(*a, "podman_hpc"));
 	phpc_strv_free(got);
+	phpc_plan_clear(&plan);
 	phpc_cli_clear(&cli);
 	phpc_config_free(c);
 }

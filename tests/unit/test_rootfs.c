@@ -190,16 +190,80 @@ static void test_copy_errors(void **state)
 	struct fixture *f = *state;
 	struct phpc_error *err = NULL;
 	/* a file onto an existing directory */
-	assert_true(phpc_root_copy(f->rootfd, f->src, "/etc", &err) < 0);
-	assert_non_null(strstr(err->msg, "/etc"));
+	assert_int_equal(phpc_root_copy(f->rootfd, f->src, "/etc", &err), -EISDIR);
+	_cleanup_free_ char *want =
+	    phpc_xasprintf("cannot copy %s to /etc: cannot replace /etc", f->src);
+	if (!str_has_prefix(err->msg, want))
+		fail_msg("\"%s\" does not start with \"%s\"", err->msg, want);
 	phpc_error_free(err);
 	err = NULL;
-	assert_true(phpc_root_copy(f->rootfd, "/nonexistent/src", "/etc/x", &err) < 0);
+	assert_int_equal(phpc_root_copy(f->rootfd, "/nonexistent/src", "/etc/x", &err), -ENOENT);
+	assert_non_null(strstr(err->msg, "cannot stat /nonexistent/src"));
 	phpc_error_free(err);
+	/* without err, the same code */
+	assert_int_equal(phpc_root_copy(f->rootfd, "/nonexistent/src", "/etc/x", NULL), -ENOENT);
 	err = NULL;
 	assert_true(phpc_root_copy(f->rootfd, f->src, "/", &err) < 0);
 	phpc_error_free(err);
 	assert_outside_empty(f);
+}
+
+/* A failure deep in a directory copy names the file, as the container sees it. */
+static void test_copy_error_names_nested_path(void **state)
+{
+	struct fixture *f = *state;
+	_cleanup_free_ char *d = phpc_xasprintf("%s/tree", f->base);
+	_cleanup_free_ char *cmd = phpc_xasprintf("mkdir -p %s/sub %s/opt/tree/sub && echo a > "
+	                                          "%s/sub/a && mkfifo %s/opt/tree/sub/a",
+	                                          d, f->root, d, f->root);
+	assert_int_equal(system(cmd), 0);
+	struct phpc_error *err = NULL;
+	assert_int_equal(phpc_root_copy(f->rootfd, d, "/opt/tree", &err), -EPERM);
+	_cleanup_free_ char *want = phpc_xasprintf(
+	    "cannot copy %s to /opt/tree: /opt/tree/sub/a is a FIFO in the image", d);
+	if (!str_has_prefix(err->msg, want))
+		fail_msg("\"%s\" does not start with \"%s\"", err->msg, want);
+	phpc_error_free(err);
+}
+
+static void test_rm_rf_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct phpc_error *err = NULL;
+	_cleanup_free_ char *missing = phpc_xasprintf("%s/missing", f->base);
+	assert_int_equal(phpc_rm_rf_at(AT_FDCWD, missing, &err), 0);
+	assert_null(err);
+	/* a path through a file: the message names it and the operation */
+	_cleanup_free_ char *through = phpc_xasprintf("%s/sub", f->src);
+	assert_int_equal(phpc_rm_rf_at(AT_FDCWD, through, &err), -ENOTDIR);
+	_cleanup_free_ char *want = phpc_xasprintf("cannot stat %s: ", through);
+	if (!str_has_prefix(err->msg, want))
+		fail_msg("\"%s\" does not start with \"%s\"", err->msg, want);
+	phpc_error_free(err);
+	assert_int_equal(phpc_rm_rf_at(AT_FDCWD, through, NULL), -ENOTDIR);
+	/* a tree goes, files and subdirectories */
+	_cleanup_free_ char *t = phpc_xasprintf("%s/t", f->base);
+	_cleanup_free_ char *cmd = phpc_xasprintf("mkdir -p %s/a/b && touch %s/a/b/c %s/d && "
+	                                          "ln -s / %s/a/root",
+	                                          t, t, t, t);
+	assert_int_equal(system(cmd), 0);
+	err = NULL;
+	assert_int_equal(phpc_rm_rf_at(AT_FDCWD, t, &err), 0);
+	struct stat st;
+	assert_true(lstat(t, &st) < 0 && errno == ENOENT);
+}
+
+static void test_copy_data_errors(void **state)
+{
+	struct fixture *f = *state;
+	struct phpc_error *err = NULL;
+	_cleanup_close_ int in = open(f->src, O_RDONLY | O_CLOEXEC);
+	_cleanup_close_ int out = open(f->src, O_RDONLY | O_CLOEXEC); /* not writable */
+	assert_true(in >= 0 && out >= 0);
+	assert_int_equal(phpc_copy_data(in, "IN", out, "OUT", &err), -EBADF);
+	if (!strstr(err->msg, "OUT"))
+		fail_msg("\"%s\" does not name the destination", err->msg);
+	phpc_error_free(err);
 }
 
 static void test_mkdirs_dangling(void **state)
@@ -266,6 +330,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_escape_final_link, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_copy_directory_and_symlinks, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_copy_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_copy_error_names_nested_path, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rm_rf_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_copy_data_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_mkdirs_dangling, setup, teardown),
 	    cmocka_unit_test(test_oci_parse),
 	};

@@ -29,7 +29,7 @@ static void test_ntasks(void **state)
 static void test_scale(void **state)
 {
 	(void)state;
-	/* NERSC: round(p(1+log2 n)/p)p */
+	/* NERSC's scaling (NERSC #118): round(p(1+log2 n)/p)p */
 	assert_true(phpc_shared_scale(10, 1) == 10);
 	assert_true(phpc_shared_scale(10, 2) == 20);
 	assert_true(phpc_shared_scale(10, 64) == 70);

@@ -79,7 +79,9 @@ static void sh(const char *dir, const char *cmd)
 
 static void rm_tree(const char *dir)
 {
-	assert_int_equal(phpc_rm_rf_at(AT_FDCWD, dir), 0);
+	struct phpc_error *err = NULL;
+	if (phpc_rm_rf_at(AT_FDCWD, dir, &err) < 0)
+		fail_msg("%s", err->msg);
 }
 
 static bool exists(const char *dir, const char *rel)
