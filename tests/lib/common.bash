@@ -69,6 +69,7 @@ fake_calls() {
 
 # Asserts the last command failed with podman-hpc's own exit code, one
 # "Error: ..." line containing every argument, and no podman started.
+# shellcheck disable=SC2154 # status and output are set by bats's run
 assert_phpc_error() {
 	if [ "$status" -ne 125 ]; then
 		echo "expected exit 125, got $status; output: $output"

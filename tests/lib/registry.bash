@@ -16,8 +16,7 @@ start_registry() {
 	Y
 	docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
 	echo $! >"$dir/registry.pid"
-	local i
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 			export REGISTRY=127.0.0.1:$port
 			return 0

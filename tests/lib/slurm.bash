@@ -50,8 +50,7 @@ start_slurm() {
 	cp "$dir/slurm.conf" /etc/slurm/slurm.conf
 	slurmctld -f /etc/slurm/slurm.conf
 	slurmd -f /etc/slurm/slurm.conf
-	local i
-	for i in $(seq 150); do
+	for _ in $(seq 150); do
 		if sinfo -h -o %t 2>/dev/null | grep -qE '^(idle|mix|alloc)'; then
 			return 0
 		fi

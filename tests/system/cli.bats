@@ -150,9 +150,9 @@ bind:
 	run "$PHPC" build --gpu -t x .
 	[ "$status" -eq 0 ]
 	argv=$(fake_argv 1)
-	! grep -qx -- '--gpu' <<<"$argv"
-	! grep -q 'ENABLE_GPU' <<<"$argv"
-	! grep -qx -- '--ipc=host' <<<"$argv"
+	! grep -qx -- '--gpu' <<<"$argv" || false
+	! grep -q 'ENABLE_GPU' <<<"$argv" || false
+	! grep -qx -- '--ipc=host' <<<"$argv" || false
 	grep -qx '/dev/null:/dev/nvidia0' <<<"$argv"
 	grep -qx "$BATS_TEST_TMPDIR/x.conf:/etc/x.conf:ro" <<<"$argv"
 }
@@ -168,6 +168,106 @@ env: MOUNT_HOME'
 	[[ "$output" == *"Podman-hpc options (site modules):"* ]]
 	[[ "$output" == *"--home"*"Mount home directory"* ]]
 	[[ "$output" == *"Podman options:"* ]]
+}
+
+# Whether the text $2 has a "Usage:" line naming "podman-hpc $1", on that
+# line or the next (podman's layout: "Usage:" then the command line indented).
+usage_names() {
+	awk -v want="podman-hpc $1" '
+		/^Usage:/ { if (index($0, want)) found = 1; next_line = 1; next }
+		next_line { if (index($0, want)) found = 1; next_line = 0 }
+		END { exit !found }' <<<"$2"
+}
+
+@test "every command of ours has --help: exit 0, a usage line, nothing run" {
+	add_module home <<<'name: home
+cli_arg: home
+help: Mount home directory
+env: MOUNT_HOME'
+	local sub
+	for sub in infohpc version help configure-hooks migrate rmsqi shared-run; do
+		run "$PHPC" "$sub" --help
+		if [ "$status" -ne 0 ] || ! usage_names "$sub" "$output"; then
+			echo "$sub --help: exit $status, output: $output"
+			return 1
+		fi
+		[ "$sub" = shared-run ] && continue # -h is run's --hostname
+		run "$PHPC" "$sub" -h
+		[ "$status" -eq 0 ]
+		usage_names "$sub" "$output"
+	done
+	[ "$(fake_calls)" -eq 0 ] # help starts no podman
+	run "$PHPC" configure-hooks --hooksd "$BATS_TEST_TMPDIR/hk" --help
+	[ "$status" -eq 0 ]
+	[ ! -e "$BATS_TEST_TMPDIR/hk" ] # and writes no hooks.d entry
+	# the table's options are listed
+	run "$PHPC" migrate --help
+	[[ "$output" == *"--compress ALG"* ]]
+	[[ "$output" != *"phpc-internal-guard"* ]]
+	run "$PHPC" rmsqi --help
+	[[ "$output" == *"-f, --force"* ]]
+	run "$PHPC" configure-hooks --help
+	[[ "$output" == *"--hooksd DIR"* ]]
+	# shared-run: the per-task options and the site's module flags
+	run "$PHPC" shared-run --help
+	[[ "$output" == *"-w, --workdir"* ]]
+	[[ "$output" == *"Podman-hpc options (site modules):"* ]]
+	[[ "$output" == *"--home"*"Mount home directory"* ]]
+	# help COMMAND and --help COMMAND give the same
+	run "$PHPC" help rmsqi
+	usage_names rmsqi "$output"
+	run "$PHPC" --help migrate
+	usage_names migrate "$output"
+	# run --help still lists the module flags
+	run "$PHPC" run --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"--home"*"Mount home directory"* ]]
+}
+
+@test "pull --help: podman's pull help, renamed, and that the image is then migrated" {
+	# a podman whose help names its command, as the real one does
+	cat >"$BATS_TEST_TMPDIR/podman" <<-'EOF'
+	#!/bin/sh
+	[ "$*" = "pull --help" ] || { echo "unexpected: $*" >&2; exit 3; }
+	printf 'Pull an image from a registry\n\nUsage:\n  podman pull [options] IMAGE [IMAGE...]\n\nOptions:\n  -q, --quiet   Suppress output\n'
+	EOF
+	chmod +x "$BATS_TEST_TMPDIR/podman"
+	PODMANHPC_PODMAN_BIN=$BATS_TEST_TMPDIR/podman run "$PHPC" pull --help
+	[ "$status" -eq 0 ]
+	usage_names pull "$output"
+	[[ "$output" == *"migrates each pulled image"* ]]
+	[[ "$output" == *"Podman options:"*"--quiet"* ]]
+	PODMANHPC_PODMAN_BIN=$BATS_TEST_TMPDIR/podman run "$PHPC" pull docker.io/x --help
+	[ "$status" -eq 0 ]
+	usage_names pull "$output"
+}
+
+@test "podman-hpc --help lists each command of ours once, aligned" {
+	run "$PHPC" --help
+	[ "$status" -eq 0 ]
+	list=$(sed -n '/^podman-hpc commands:/,/^$/p' <<<"$output" | sed '1d;$d')
+	local sub
+	for sub in infohpc version help configure-hooks migrate rmsqi pull shared-run; do
+		[ "$(grep -c "^  $sub  " <<<"$list")" -eq 1 ] || { echo "$sub: $list"; return 1; }
+	done
+	# every summary starts in the same column
+	[ "$(awk '{ match($0, /^  [^ ]+ +/); print RLENGTH }' <<<"$list" | sort -u | wc -l)" -eq 1 ]
+	[[ "$output" == *"podman-hpc COMMAND --help"* ]]
+}
+
+@test "bad input: unknown options of migrate and rmsqi, a missing value" {
+	run "$PHPC" migrate --bogus "$IMG"
+	assert_phpc_error 'migrate: unknown option "--bogus"' "podman-hpc migrate --help"
+	run "$PHPC" migrate -x "$IMG"
+	assert_phpc_error 'migrate: unknown option "-x"'
+	run "$PHPC" rmsqi --bogus=1 "$IMG"
+	assert_phpc_error 'rmsqi: unknown option "--bogus"' "podman-hpc rmsqi --help"
+	run "$PHPC" rmsqi -x "$IMG"
+	assert_phpc_error 'rmsqi: unknown option "-x"'
+	run "$PHPC" migrate "$IMG" --compress
+	assert_phpc_error "--compress" "needs a value"
+	run "$PHPC" infohpc --bogus
+	assert_phpc_error 'infohpc: unknown option "--bogus"'
 }
 
 @test "version and --version print ours and podman's (NERSC #48)" {
@@ -290,6 +390,7 @@ env: O'
 		"not to you" "config_home (env: PODMANHPC_CONFIG_HOME)"
 }
 
+# shellcheck disable=SC2030,SC2031 # each test's export stays in that test
 @test "without our hook in the hooks dir: no annotation, and a warning once" {
 	export PODMANHPC_HOOKS_DIR=$BATS_TEST_TMPDIR/empty-hooks.d
 	mkdir -p "$PODMANHPC_HOOKS_DIR"
@@ -297,7 +398,7 @@ env: O'
 	run "$PHPC" run --rm img true
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"hook is not installed in $PODMANHPC_HOOKS_DIR"* ]]
-	! fake_argv 1 | grep -q 'podman_hpc.hook_tool'
+	! fake_argv 1 | grep -q 'podman_hpc.hook_tool' || false
 	rm -f "$FAKE_PODMAN_LOG"
 	run "$PHPC" run --rm img true
 	[ "$status" -eq 0 ]
@@ -305,17 +406,19 @@ env: O'
 }
 
 @test "with the hook, it binds, with the user's values of the rules' variables" {
-	add_module home <<<'name: home
+	add_module home <<'Y'
+name: home
 cli_arg: home
 env: MOUNT_HOME
 bind:
   - $HOME:$HOME
-  - ${SCRATCH}/x:/x'
+  - ${SCRATCH}/x:/x
+Y
 	HOME=$BATS_TEST_TMPDIR SCRATCH=/s run "$PHPC" run --home -e SCRATCH=/mine img true
 	[ "$status" -eq 0 ]
 	argv=$(fake_argv 1)
 	grep -qx 'podman_hpc.hook_tool=true' <<<"$argv"
-	! grep -qx -- '--volume' <<<"$argv"
+	! grep -qx -- '--volume' <<<"$argv" || false
 	# the user's values travel in a private file named by a random token
 	token=$(sed -n 's/^podman_hpc\.request=//p' <<<"$argv")
 	[[ "$token" =~ ^[0-9a-f]{32}$ ]]
@@ -328,22 +431,25 @@ bind:
 	# nothing to do: no request, no hook
 	rm -f "$FAKE_PODMAN_LOG"
 	run "$PHPC" run img true
-	! fake_argv 1 | grep -q 'podman_hpc'
+	! fake_argv 1 | grep -q 'podman_hpc' || false
 }
 
+# shellcheck disable=SC2030,SC2031 # each test's export stays in that test
 @test "without the hook, podman mounts the modules' binds" {
 	export PODMANHPC_HOOKS_DIR=$BATS_TEST_TMPDIR/empty-hooks.d
 	mkdir -p "$PODMANHPC_HOOKS_DIR"
-	add_module home <<<'name: home
+	add_module home <<'Y'
+name: home
 cli_arg: home
 env: MOUNT_HOME
 bind:
-  - $HOME:$HOME'
+  - $HOME:$HOME
+Y
 	HOME=$BATS_TEST_TMPDIR run "$PHPC" run --home img true
 	[ "$status" -eq 0 ]
 	argv=$(fake_argv 1)
 	grep -qx "$BATS_TEST_TMPDIR:$BATS_TEST_TMPDIR" <<<"$argv"
-	! grep -q 'podman_hpc.env' <<<"$argv"
+	! grep -q 'podman_hpc.env' <<<"$argv" || false
 }
 
 @test "configure-hooks writes the entry, keeps it, and replaces it only with --force" {

@@ -69,15 +69,18 @@ setup() {
 }
 
 @test "--home (a module) makes \$HOME visible in the container" {
-	add_module home <<<'name: home
+	add_module home <<'Y'
+name: home
 cli_arg: home
 help: Mount home directory
 env: MOUNT_HOME
 bind:
-  - $HOME:$HOME'
+  - $HOME:$HOME
+Y
 	home=$BATS_TEST_TMPDIR/home
 	mkdir -p "$home"
 	echo "marker-$$" >"$home/marker"
+	# shellcheck disable=SC2016 # the container's sh expands them
 	HOME=$home run "$PHPC" run --rm --home "$IMG" sh -c 'cat $0/marker; echo $MOUNT_HOME' "$home"
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "marker-$$" ]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # shared-run with real Slurm daemons (started by tests/run-all), as root and
 # as the unprivileged user: one container per node for a step's tasks.
+# shellcheck disable=SC2016 # the sh -c scripts are the containers': $VARs expand there
 
 load ../lib/common
 
@@ -14,13 +15,12 @@ setup() {
 	if ! sinfo -h >/dev/null 2>&1; then
 		skip "Slurm is not running (tests/run-all starts slurmctld and slurmd)"
 	fi
-	cd "$BATS_TEST_TMPDIR"
+	cd "$BATS_TEST_TMPDIR" || return 1
 }
 
 # Nothing of a step may remain: container, state, squash or overlay mount.
 assert_clean() {
-	local i
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		[ -z "$("$PHPC" ps -aq)" ] && [ -z "$(ls "$PODMANHPC_RUN_ROOT/shared-run" 2>/dev/null)" ] && break
 		sleep 0.2
 	done
@@ -62,7 +62,7 @@ assert_clean() {
 
 @test "scancel mid-run leaves no container, state or mount" {
 	srun -n 4 -J phpc-cancel "$PHPC" shared-run "$IMG" sleep 120 >/dev/null 2>&1 &
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ -n "$("$PHPC" ps -q)" ] && break
 		sleep 0.1
 	done
@@ -97,6 +97,11 @@ assert_clean() {
 	run srun -n 2 --mpi=pmi2 "$PHPC" shared-run "$IMG" sh -c 'ls -l /proc/self/fd/$PMI_FD'
 	[ "$status" -eq 0 ]
 	[ "$(grep -c 'socket:' <<<"$output")" -eq 2 ]
+	# -u makes the task use podman exec: the fd reaches it the same way
+	PMI_FD=7 run "$PHPC" shared-run -u 0 "$IMG" sh -c 'echo $PMI_FD; cat <&3' 7<pmi.txt
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "3" ]
+	[ "${lines[1]}" = "pmi-hello" ]
 	assert_clean
 }
 
@@ -191,6 +196,7 @@ kill_task0() {
 	assert_clean
 }
 
+# shellcheck disable=SC2030,SC2031 # each @test is a subshell: its exports are meant to end with it
 @test "a planted shared-run or state directory (symlink, writable by others) is refused" {
 	# below /tmp, which everyone can write
 	export PODMANHPC_RUN_ROOT
@@ -221,6 +227,7 @@ kill_task0() {
 	rm -rf "$PODMANHPC_RUN_ROOT"
 }
 
+# shellcheck disable=SC2030,SC2031 # each @test is a subshell: its exports are meant to end with it
 @test "a shared-run or state directory of another user is refused" {
 	if [ "$(id -u)" -ne 0 ]; then
 		skip "needs root to plant a directory owned by someone else"

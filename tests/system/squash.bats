@@ -50,6 +50,7 @@ on_node() {
 	if [ "$(id -u)" -eq 0 ]; then
 		local base
 		base=$(phpc_base)
+		# shellcheck disable=SC2016 # sh -c's own arguments
 		unshare -m sh -c 'mount -t tmpfs -o mode=0755 tmpfs "$0" && "$@"' "$base" "$@"
 	else
 		local node=$BATS_TEST_TMPDIR/node
@@ -67,12 +68,12 @@ squash_store_json() {
 	run "$PHPC" migrate "$IMG"
 	[ "$status" -eq 0 ]
 	[[ "$output" == "Migrated "* ]]
-	[ "$(ls "$SQUASH_DIR"/overlay/l/*.squash | wc -l)" -eq 1 ]
+	[ "$(find "$SQUASH_DIR/overlay/l" -maxdepth 1 -name '*.squash' | wc -l)" -eq 1 ]
 	unsquashfs -l "$SQUASH_DIR"/overlay/l/*.squash | grep -q 'squashfs-root/bin/busybox'
 	run "$PHPC" images --format '{{.Repository}} {{.ReadOnly}}'
 	[[ "$output" == *"$IMG true"* ]]
-	for c in "image ls" "image list"; do
-		run "$PHPC" $c --format '{{.Repository}} {{.ReadOnly}}'
+	for c in ls list; do
+		run "$PHPC" image "$c" --format '{{.Repository}} {{.ReadOnly}}'
 		[[ "$output" == *"$IMG true"* ]]
 	done
 	run "$PHPC" image inspect --format '{{.RepoTags}}' "$(squash_id)"
@@ -91,6 +92,7 @@ squash_id() {
 	[ "${lines[0]}" = "hello from squash" ]
 	[[ "${lines[1]}" == *"phpc-squash"* ]] # the squash mount is its lower
 	# the node's local store holds no image layer
+	# shellcheck disable=SC2016 # sh -c's own argument and environment
 	run on_node sh -c '"$0" images --format "{{.ReadOnly}}"; ls "$PODMANHPC_GRAPH_ROOT"/overlay' \
 		"$PHPC"
 	[ "${lines[0]}" = "true" ]
@@ -161,8 +163,10 @@ RUN echo other > /other"
 	[ "$(cat "$SQUASH_DIR/overlay-images/images.json")" = "[]" ]
 	[ "$(cat "$SQUASH_DIR/overlay-layers/layers.json")" = "[]" ]
 	[ -z "$(ls "$SQUASH_DIR/overlay/l")" ]
-	[ "$(ls "$SQUASH_DIR/overlay" | grep -vc -e '^l$' -e '\.lock$')" -eq 0 ]
-	[ -z "$(ls "$SQUASH_DIR/overlay-layers" | grep -v -e '\.json$' -e '\.lock$')" ]
+	[ "$(find "$SQUASH_DIR/overlay" -mindepth 1 -maxdepth 1 ! -name '.*' ! -name l \
+		! -name '*.lock' | wc -l)" -eq 0 ]
+	[ -z "$(find "$SQUASH_DIR/overlay-layers" -mindepth 1 -maxdepth 1 ! -name '.*' \
+		! -name '*.json' ! -name '*.lock')" ]
 	run "$PHPC" images --format '{{.Repository}} {{.ReadOnly}}'
 	[[ "$output" != *"true"* ]]
 	"$PHPC" rmi localhost/phpc-second >/dev/null
@@ -185,7 +189,7 @@ RUN echo other > /other"
 	chmod +x "$slow"
 	PODMANHPC_MKSQUASHFS_BIN=$slow setsid "$PHPC" migrate "$IMG" >/dev/null 2>&1 &
 	pid=$!
-	for i in $(seq 100); do [ -e "$BATS_TEST_TMPDIR/started" ] && break; sleep 0.1; done
+	for _ in $(seq 100); do [ -e "$BATS_TEST_TMPDIR/started" ] && break; sleep 0.1; done
 	kill -9 -- -"$pid"
 	wait "$pid" || true
 	run "$PHPC" images --format '{{.Repository}} {{.ReadOnly}}'
