@@ -644,9 +644,14 @@ static void join_child(const struct phpc_sr_container *ct, const struct phpc_sr_
 	int pmifd = phpc_sr_host_pmi_fd(t->host_env);
 	int keep[] = {report, errfd, pmifd};
 	phpc_close_fds_except(keep, ARRAY_SIZE(keep));
+	/* The container's user namespace first: its config.json may belong to
+	 * an id of that namespace (podman's --userns=keep-id makes it so),
+	 * which only its capabilities can read; then the other namespaces. */
 	_cleanup_free_ char *text = NULL;
 	struct phpc_oci_config c = {0};
-	int r = phpc_read_file(AT_FDCWD, ct->config, &text, NULL, &err);
+	int r = phpc_nsjoin(ct->pid, CLONE_NEWUSER, &err);
+	if (r == 0)
+		r = phpc_read_file(AT_FDCWD, ct->config, &text, NULL, &err);
 	if (r == 0)
 		r = phpc_oci_config_parse(text, "/", &c, &err);
 	if (r < 0) {
@@ -662,8 +667,8 @@ static void join_child(const struct phpc_sr_container *ct, const struct phpc_sr_
 	if (pmifd >= 0)
 		phpc_strv_add(&env, "PMI_FD=3");
 	if (phpc_nsjoin(ct->pid,
-	                CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET |
-	                    CLONE_NEWPID | CLONE_NEWCGROUP,
+	                CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET | CLONE_NEWPID |
+	                    CLONE_NEWCGROUP,
 	                &err) < 0) {
 		dprintf(report, "E%s", err->msg);
 		_exit(1);
