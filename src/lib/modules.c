@@ -7,6 +7,8 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <sys/vfs.h>
+#include <glob.h>
 
 enum fkind { F_STR, F_BOOL, F_LIST };
 
@@ -32,6 +34,7 @@ static const struct field fields[] = {
     FIELD("copy", F_LIST, copy),
     FIELD("depends_on", F_LIST, depends_on),
     FIELD("conflicts", F_LIST, conflicts),
+    FIELD("requires", F_LIST, requires),
 };
 
 static int set_field(const struct field *f, const struct phpc_yentry *e, struct phpc_module *m,
@@ -319,6 +322,61 @@ void phpc_modules_rule_vars(const struct phpc_modules *mods, const bool *enabled
 		for (char **r = mods->m[i].bind; r && *r; r++)
 			phpc_rule_var_names(*r, names);
 	}
+}
+
+/* "--ipc=host", or "--ipc" then "host", among a module's podman arguments */
+static bool wants_host_ipc(char *const *args)
+{
+	for (size_t i = 0; args && args[i]; i++)
+		if (streq(args[i], "--ipc=host") ||
+		    (streq(args[i], "--ipc") && args[i + 1] && streq(args[i + 1], "host")))
+			return true;
+	return false;
+}
+
+#define MQUEUE_MAGIC 0x19800202
+
+static const char *flag_of(const struct phpc_module *m, char *buf, size_t size)
+{
+	if (m->cli_arg)
+		snprintf(buf, size, " (--%s)", m->cli_arg);
+	else
+		buf[0] = '\0';
+	return buf;
+}
+
+int phpc_modules_check_host(const struct phpc_modules *mods, const bool *enabled,
+                            const char *mqueue, struct phpc_error **err)
+{
+	for (size_t i = 0; i < mods->n; i++) {
+		const struct phpc_module *m = &mods->m[i];
+		char flag[80];
+		if (!enabled[i])
+			continue;
+		for (char **p = m->requires; p && *p; p++) {
+			glob_t g = {0};
+			int rc = glob(*p, GLOB_NOSORT, NULL, &g);
+			globfree(&g);
+			if (rc != 0)
+				return phpc_error_set(
+				    err, ENOENT,
+				    "module \"%s\"%s needs %s on this node, which "
+				    "is missing: ask your site's admins (the "
+				    "module's \"requires\" in %s)",
+				    m->name, flag_of(m, flag, sizeof(flag)), *p, m->file);
+		}
+		struct statfs fs;
+		if (wants_host_ipc(m->additional_args) &&
+		    (statfs(mqueue, &fs) < 0 || fs.f_type != MQUEUE_MAGIC))
+			return phpc_error_set(err, ENOENT,
+			                      "module \"%s\"%s runs the container with --ipc=host, "
+			                      "which needs a message queue file system at %s, "
+			                      "and this node has none: an admin can run 'mount -t "
+			                      "mqueue mqueue %s' (systemd does at boot)",
+			                      m->name, flag_of(m, flag, sizeof(flag)), mqueue,
+			                      mqueue);
+	}
+	return 0;
 }
 
 bool phpc_modules_want_shared_run(const struct phpc_modules *mods, const bool *enabled)

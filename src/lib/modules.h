@@ -23,6 +23,7 @@ struct phpc_module {
 	char **copy;
 	char **depends_on;
 	char **conflicts;
+	char **requires; /* host paths (or globs) the module cannot work without */
 };
 
 struct phpc_modules {
@@ -66,6 +67,14 @@ int phpc_modules_bind_volumes(const struct phpc_modules *mods, const bool *enabl
 /* The variables the copy and bind rules of the enabled modules refer to. */
 void phpc_modules_rule_vars(const struct phpc_modules *mods, const bool *enabled,
                             struct phpc_strv *names);
+
+/* What the enabled modules need of this node: each path of "requires" (a
+ * glob: one match is enough), and a message queue file system at mqueue
+ * (normally /dev/mqueue) for a module that runs with --ipc=host, which
+ * podman cannot do without one. A missing piece is an error naming the
+ * module, the piece and what to do. */
+int phpc_modules_check_host(const struct phpc_modules *mods, const bool *enabled,
+                            const char *mqueue, struct phpc_error **err);
 
 /* Whether any enabled module asks for shared-run. */
 bool phpc_modules_want_shared_run(const struct phpc_modules *mods, const bool *enabled);

@@ -344,6 +344,14 @@ int phpc_ctx_apply_modules(struct phpc_ctx *ctx, struct phpc_error **err)
 	if (r < 0 || ctx->modules_applied)
 		return r;
 	ctx->modules_applied = true;
+	bool is_build = ctx->cli.kind == PHPC_KIND_BUILD;
+	/* what a module needs of the node, named before podman fails on it
+	 * with a message about something else ("statfs /dev/mqueue") */
+	if (!is_build) {
+		r = phpc_modules_check_host(&ctx->mods, ctx->plan.enabled, "/dev/mqueue", err);
+		if (r < 0)
+			return r;
+	}
 	if (ctx->cfg->v[PHPC_K_USE_DEFAULT_ARGS].b)
 		ctx->plan.hook_installed =
 		    phpc_hooks_dir_has_hook(phpc_cfg_str(ctx->cfg, PHPC_K_HOOKS_DIR));
@@ -351,7 +359,6 @@ int phpc_ctx_apply_modules(struct phpc_ctx *ctx, struct phpc_error **err)
 	 * bench/module-startup), and keeps NERSC's behaviour of keying modules
 	 * on their variable; without the hook, and on build (buildah runs no
 	 * hooks), podman mounts them. Copies become read-only mounts on build. */
-	bool is_build = ctx->cli.kind == PHPC_KIND_BUILD;
 	if (!is_build && ctx->plan.hook_installed) {
 		r = hook_request(ctx, err);
 		if (r < 0)

@@ -189,13 +189,45 @@ static void test_load_dir(void **state)
 	free(dir);
 }
 
+/* What a module needs of the node: a missing "requires" path, or no
+ * message queue file system for --ipc=host, is an error naming the module
+ * and the piece; present ones pass. */
+static void test_check_host(void **state)
+{
+	(void)state;
+	struct phpc_modules mods = {.n = 2};
+	mods.m = phpc_xcalloc(2, sizeof(*mods.m));
+	parse_ok(
+	    "name: mpich\ncli_arg: mpi\nenv: E\nrequires: [/bin/s*, /nonexistent/libmpi.so.12]\n",
+	    &mods.m[0]);
+	parse_ok("name: ipc\ncli_arg: ipc-host\nenv: F\nadditional_args: [--ipc=host]\n",
+	         &mods.m[1]);
+	struct phpc_error *err = NULL;
+	bool none[2] = {false, false}, first[2] = {true, false}, second[2] = {false, true};
+	assert_int_equal(phpc_modules_check_host(&mods, none, "/tmp", &err), 0);
+	assert_int_equal(phpc_modules_check_host(&mods, first, "/tmp", &err), -ENOENT);
+	assert_non_null(
+	    strstr(err->msg, "module \"mpich\" (--mpi) needs /nonexistent/libmpi.so.12"));
+	phpc_error_freep(&err);
+	/* /tmp is no mqueue file system */
+	assert_int_equal(phpc_modules_check_host(&mods, second, "/tmp", &err), -ENOENT);
+	assert_non_null(strstr(err->msg, "module \"ipc\" (--ipc-host) runs the container with "
+	                                 "--ipc=host, which needs a message queue file system "
+	                                 "at /tmp"));
+	phpc_error_freep(&err);
+	phpc_strv_free(mods.m[0].requires);
+	mods.m[0].requires = phpc_strv_dup((char *[]){"/bin/s*", NULL});
+	assert_int_equal(phpc_modules_check_host(&mods, first, "/tmp", &err), 0);
+	phpc_modules_clear(&mods);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse_full),        cmocka_unit_test(test_parse_errors),
 	    cmocka_unit_test(test_unknown_key_warns), cmocka_unit_test(test_depends_on),
 	    cmocka_unit_test(test_conflicts),         cmocka_unit_test(test_missing_dependency),
-	    cmocka_unit_test(test_load_dir),
+	    cmocka_unit_test(test_load_dir),          cmocka_unit_test(test_check_host),
 	};
 	return cmocka_run_group_tests_name("modules", tests, NULL, NULL);
 }
