@@ -27,7 +27,7 @@ static enum phpc_cmd_kind kind_of(char *const *cmd, size_t n)
 	else if (b && streq(a, "image"))
 		return phpc_strv_contains((char *const *)image_readers, b) ? PHPC_KIND_IMAGES
 		                                                           : PHPC_KIND_OTHER;
-	if (streq(a, "run") || streq(a, "create") || streq(a, "shared-run"))
+	if (streq(a, "run") || streq(a, "create") || streq(a, "shared-run") || streq(a, "rank"))
 		return PHPC_KIND_RUN;
 	if (streq(a, "build"))
 		return PHPC_KIND_BUILD;

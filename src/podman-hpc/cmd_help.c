@@ -35,6 +35,23 @@ const struct phpc_cmd_spec phpc_shared_run_spec = {
                "srun -n 64 podman-hpc shared-run -e OMP_NUM_THREADS=4 -w /work myapp ./solver",
 };
 
+const struct phpc_cmd_spec phpc_rank_spec = {
+    .name = "rank",
+    .usage = "[run options] IMAGE COMMAND [ARG...]",
+    .summary = "Run one MPI rank in a container of its own, under mpirun or mpiexec",
+    .description = "For a launcher that starts one process per rank (Open MPI's mpirun,\n"
+                   "MPICH's mpiexec, srun): the rank runs in its own container with the\n"
+                   "node's network, process and IPC namespaces, /dev/shm, the munge\n"
+                   "socket, its launcher's variables (OMPI_*, PMIX_*, PMI_*, MPI_LOCAL*,\n"
+                   "SLURM_*) and the directories they name (the PMIx server's, Open MPI's\n"
+                   "session directory); PMI_FD becomes fd 3. Ranks of a node share a user\n"
+                   "namespace, so shared memory and single-copy transfers work between\n"
+                   "them. Then it is podman-hpc run: the site's modules, squashed images,\n"
+                   "and run options of your own, which come after these.",
+    .example = "salloc -N 2 mpirun -n 8 podman-hpc rank myimage ./app\n"
+               "mpiexec.mpich -n 4 podman-hpc rank myimage ./app",
+};
+
 /* shared-run's run options that apply to each task (phpc_shared_split):
  * only shown, never parsed by this table. */
 static const struct phpc_opt shared_task_opts[] = {
@@ -247,6 +264,21 @@ int phpc_print_shared_run_help(struct phpc_ctx *ctx, struct phpc_error **err)
 	phpc_help_opts(shared_task_opts, false, 0, stdout);
 	printf("\n");
 	print_module_flags(&ctx->mods);
+	printf("Options:\n");
+	phpc_help_opts(NULL, true, 0, stdout);
+	return 0;
+}
+
+int phpc_print_rank_help(struct phpc_ctx *ctx, struct phpc_error **err)
+{
+	int r = phpc_ctx_load_config(ctx, err);
+	if (r == 0 && !ctx->modules_parsed)
+		r = phpc_ctx_load_modules(ctx, err);
+	if (r < 0)
+		return r;
+	phpc_cmd_help_head(&phpc_rank_spec, stdout);
+	print_module_flags(&ctx->mods);
+	printf("Every podman run option is accepted (podman-hpc run --help).\n\n");
 	printf("Options:\n");
 	phpc_help_opts(NULL, true, 0, stdout);
 	return 0;

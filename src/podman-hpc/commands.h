@@ -29,6 +29,7 @@ extern const struct phpc_cmd_spec phpc_migrate_spec;
 extern const struct phpc_cmd_spec phpc_rmsqi_spec;
 extern const struct phpc_cmd_spec phpc_pull_spec;
 extern const struct phpc_cmd_spec phpc_shared_run_spec;
+extern const struct phpc_cmd_spec phpc_rank_spec;
 
 int cmd_podman(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_infohpc(struct phpc_ctx *ctx, struct phpc_error **err);
@@ -39,6 +40,7 @@ int cmd_migrate(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_rmsqi(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_pull(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_shared_run(struct phpc_ctx *ctx, struct phpc_error **err);
+int cmd_rank(struct phpc_ctx *ctx, struct phpc_error **err);
 /* `podman-hpc run --help`: podman's help with the site's module flags added. */
 int phpc_print_sub_help(struct phpc_ctx *ctx, struct phpc_error **err);
 /* `podman-hpc pull --help`: podman's, and that podman-hpc then migrates. */
@@ -46,6 +48,9 @@ int phpc_print_pull_help(struct phpc_ctx *ctx, struct phpc_error **err);
 /* `podman-hpc shared-run --help`: what it does, which run options apply to
  * the container and which to each task, and the site's module flags. */
 int phpc_print_shared_run_help(struct phpc_ctx *ctx, struct phpc_error **err);
+/* `podman-hpc rank --help`: what a rank's container gets, and the site's
+ * module flags. */
+int phpc_print_rank_help(struct phpc_ctx *ctx, struct phpc_error **err);
 /* Prints a command's help, or parses its arguments by the spec's table:
  * returns PHPC_OPT_HELP after printing the help to stdout, 0, or -EINVAL. */
 int phpc_cmd_parse(struct phpc_ctx *ctx, const struct phpc_cmd_spec *spec,

@@ -12,6 +12,7 @@ static const struct phpc_command phpc_commands[] = {
     {"rmsqi", cmd_rmsqi, &phpc_rmsqi_spec, NULL},
     {"pull", cmd_pull, &phpc_pull_spec, phpc_print_pull_help},
     {"shared-run", cmd_shared_run, &phpc_shared_run_spec, phpc_print_shared_run_help},
+    {"rank", cmd_rank, &phpc_rank_spec, phpc_print_rank_help},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -185,13 +185,13 @@ cli_arg: home
 help: Mount home directory
 env: MOUNT_HOME'
 	local sub
-	for sub in infohpc version help configure-hooks migrate rmsqi shared-run; do
+	for sub in infohpc version help configure-hooks migrate rmsqi shared-run rank; do
 		run "$PHPC" "$sub" --help
 		if [ "$status" -ne 0 ] || ! usage_names "$sub" "$output"; then
 			echo "$sub --help: exit $status, output: $output"
 			return 1
 		fi
-		[ "$sub" = shared-run ] && continue # -h is run's --hostname
+		case $sub in shared-run | rank) continue ;; esac # -h is run's --hostname
 		run "$PHPC" "$sub" -h
 		[ "$status" -eq 0 ]
 		usage_names "$sub" "$output"
@@ -247,7 +247,7 @@ env: MOUNT_HOME'
 	[ "$status" -eq 0 ]
 	list=$(sed -n '/^podman-hpc commands:/,/^$/p' <<<"$output" | sed '1d;$d')
 	local sub
-	for sub in infohpc version help configure-hooks migrate rmsqi pull shared-run; do
+	for sub in infohpc version help configure-hooks migrate rmsqi pull shared-run rank; do
 		[ "$(grep -c "^  $sub  " <<<"$list")" -eq 1 ] || { echo "$sub: $list"; return 1; }
 	done
 	# every summary starts in the same column
