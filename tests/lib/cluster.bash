@@ -9,7 +9,9 @@
 # on a bridge (phpcbr0, 10.77.0.0/24: the login node is .1, nodeK is
 # .(10+K)), with its own UTS namespace (hostname nodeK) and mount namespace,
 # where its own directories replace /tmp (node-local disk) and
-# /var/spool/slurmd, and one `slurmd -N nodeK` whose tasks inherit all of it.
+# /var/spool/slurmd (its mounts then shared within the node, a peer group of
+# its own, as on a systemd host: rootless podman expects "/" shared), and one
+# `slurmd -N nodeK` whose tasks inherit all of it.
 # Everything else, /home and DIR/shared among it, is the same file system on
 # every node, as a cluster's shared file system is. This kernel has no NFS
 # server (no nfsd in /proc/filesystems), so the shared directory is shared
@@ -25,6 +27,34 @@ CLUSTER_HOSTS_MARK="# podman-hpc test cluster"
 
 cluster_nodes() {
 	cat "$1/nodes" 2>/dev/null
+}
+
+# The cgroup that holds node K's slurmd and everything it starts, whatever
+# namespaces those make of their own (a rootless podman's pause process,
+# squashfuse, conmon): stop_cluster ends them all through it. cgroup v1's
+# pids hierarchy where there is one (an unprivileged user cannot move a
+# process out of it), else the cgroup v2 root.
+cluster_cgroup() { # k
+	if [ -d /sys/fs/cgroup/pids ]; then
+		echo "/sys/fs/cgroup/pids/phpc-node$1"
+	else
+		echo "/sys/fs/cgroup/phpc-node$1"
+	fi
+}
+
+# Kills every process of node K's cgroup and removes it.
+cluster_cgroup_end() { # k
+	local cg pids
+	cg=$(cluster_cgroup "$1")
+	[ -d "$cg" ] || return 0
+	for _ in $(seq 50); do
+		pids=$(cat "$cg/cgroup.procs" 2>/dev/null)
+		[ -n "$pids" ] || break
+		# shellcheck disable=SC2086 # one word per pid
+		kill -9 $pids 2>/dev/null
+		sleep 0.1
+	done
+	rmdir "$cg" 2>/dev/null || echo "stop_cluster: $cg still has processes: $(cat "$cg/cgroup.procs")" >&2
 }
 
 cluster_conf() { # dir nnodes
@@ -119,6 +149,8 @@ start_cluster() { # nnodes dir
 		ns=phpc-node$k
 		mkdir -p "$dir/node$k/tmp" "$dir/node$k/spool"
 		chmod 1777 "$dir/node$k/tmp"
+		cluster_cgroup_end "$k"
+		mkdir "$(cluster_cgroup "$k")" || return 1
 		ip netns add "$ns"
 		ip link add "vphpc$k" type veth peer name eth0 netns "$ns"
 		ip link set "vphpc$k" master "$CLUSTER_BRIDGE" up
@@ -129,14 +161,17 @@ start_cluster() { # nnodes dir
 		# its hostname, /tmp and slurmd's spool are the node's own; the
 		# daemon (and every task it starts) lives in these namespaces
 		# (nsenter, not ip netns exec, which would remount /sys without
-		# the cgroup file system slurmd needs)
-		# shellcheck disable=SC2016 # $1, $2: the inner shell's arguments
+		# the cgroup file system slurmd needs), in the node's cgroup
+		# shellcheck disable=SC2016 # $1, $2, $3: the inner shell's arguments
 		nsenter --net="/run/netns/$ns" unshare --uts --mount --propagation private sh -c '
+			echo $$ >"$3/cgroup.procs" &&
 			hostname "$1" &&
 			mount --bind "$2/tmp" /tmp &&
 			mkdir -p /var/spool/slurmd &&
 			mount --bind "$2/spool" /var/spool/slurmd &&
-			exec slurmd -N "$1" -f /etc/slurm/slurm.conf' sh "node$k" "$dir/node$k" ||
+			mount --make-rshared / &&
+			exec slurmd -N "$1" -f /etc/slurm/slurm.conf' sh "node$k" "$dir/node$k" \
+			"$(cluster_cgroup "$k")" ||
 			{
 				echo "start_cluster: slurmd of node$k did not start" >&2
 				return 1
@@ -174,6 +209,7 @@ stop_cluster() { # dir
 		ip netns del "$ns"
 	done
 	for k in 1 2 3 4 5 6 7 8; do
+		cluster_cgroup_end "$k"
 		ip link del "vphpc$k" 2>/dev/null
 	done
 	ip link del "$CLUSTER_BRIDGE" 2>/dev/null
