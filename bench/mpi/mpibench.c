@@ -10,7 +10,9 @@
  * ping-pong of one message between rank 0 and every other rank (contents
  * checked both ways). Rank 0 ends with "check ok: N ranks on M nodes" (M:
  * distinct processor names) or "check FAILED: ..."; every rank then exits 0
- * or 1.
+ * or 1. Every rank also prints "mpilib R PATH INODE": the MPI library this
+ * process loaded, as /proc/self/maps names it, which is how a test tells the
+ * host's injected library from the image's own.
  *
  * bench: rank 0 prints "key value" lines:
  *   library <first line of MPI_Get_library_version>
@@ -30,7 +32,12 @@
  * prints "mpibench: rank R: timed out after S s" and exits 3, so a hung
  * job fails instead of hanging its caller.
  *
- * Exit codes: 0 ok, 1 check failed, 2 usage error, 3 timeout.
+ * MPI_Finalize gets 15 s (unless --timeout 0): a rank still in it then prints
+ * "mpibench: rank R: MPI_Finalize hung for 15 s" and exits 4, its results
+ * already printed.
+ *
+ * Exit codes: 0 ok, 1 check failed, 2 usage error, 3 timeout, 4 MPI_Finalize
+ * hung.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -45,7 +52,12 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { EXIT_CHECK_FAILED = 1, EXIT_USAGE = 2, EXIT_TIMEOUT = 3 };
+enum { EXIT_CHECK_FAILED = 1, EXIT_USAGE = 2, EXIT_TIMEOUT = 3, EXIT_FINALIZE_HUNG = 4 };
+
+/* Seconds MPI_Finalize may take. UCX 1.13's TCP transport (MPICH's, and Open
+ * MPI's with pml ucx) can hang there for good when a peer has finished first
+ * (openucx/ucx#8738); bare metal shows it as often as containers. */
+#define FINALIZE_TIMEOUT 15
 
 enum { TAG_PING = 17, TAG_PONG = 18 };
 
@@ -61,6 +73,7 @@ struct opts {
 
 static int g_rank;
 static long g_timeout;
+static volatile sig_atomic_t g_finalizing;
 
 static void usage(FILE *f)
 {
@@ -73,13 +86,15 @@ static void usage(FILE *f)
 static void on_alarm(int sig)
 {
 	(void)sig;
-	char msg[96];
-	int n = snprintf(msg, sizeof msg, "mpibench: rank %d: timed out after %ld s\n", g_rank,
-	                 g_timeout);
+	char msg[128];
+	int n = snprintf(msg, sizeof msg,
+	                 g_finalizing ? "mpibench: rank %d: MPI_Finalize hung for %ld s\n"
+	                              : "mpibench: rank %d: timed out after %ld s\n",
+	                 g_rank, g_timeout);
 	if (n > 0)
 		(void)!write(STDERR_FILENO, msg,
 		             (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
-	_exit(EXIT_TIMEOUT);
+	_exit(g_finalizing ? EXIT_FINALIZE_HUNG : EXIT_TIMEOUT);
 }
 
 static void arm_timeout(long seconds)
@@ -397,6 +412,30 @@ static int run_bench(int rank, int size, const char *host, const struct opts *o)
 	return 0;
 }
 
+/* The first mapped file named libmpi* (libmpi.so.40, libmpich.so.12):
+ * "PATH INODE" into out, or "none 0". */
+static void mpi_library(char *out, size_t outlen)
+{
+	snprintf(out, outlen, "none 0");
+	FILE *f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return;
+	char line[4096];
+	while (fgets(line, sizeof line, f)) {
+		unsigned long inode = 0;
+		char path[3072];
+		/* address perms offset dev inode path */
+		if (sscanf(line, "%*s %*s %*s %*s %lu %3071s", &inode, path) != 2)
+			continue;
+		const char *base = strrchr(path, '/');
+		if (base && strncmp(base + 1, "libmpi", 6) == 0) {
+			snprintf(out, outlen, "%s %lu", path, inode);
+			break;
+		}
+	}
+	fclose(f);
+}
+
 int main(int argc, char **argv)
 {
 	MPI_Init(&argc, &argv);
@@ -413,7 +452,7 @@ int main(int argc, char **argv)
 	int bench = strcmp(mode, "bench") == 0;
 	int help = strcmp(mode, "--help") == 0 || strcmp(mode, "-h") == 0;
 	int rc;
-	struct opts o;
+	struct opts o = {0};
 	char err[256];
 	if (!bench && strcmp(mode, "check") != 0) {
 		if (rank == 0) {
@@ -433,10 +472,17 @@ int main(int argc, char **argv)
 		if (bench) {
 			rc = run_bench(rank, size, host, &o);
 		} else {
-			printf("rank %d of %d on %s\n", rank, size, host);
+			char lib[4096];
+			mpi_library(lib, sizeof lib);
+			printf("rank %d of %d on %s\nmpilib %d %s\n", rank, size, host, rank, lib);
 			fflush(stdout);
 			rc = run_check(rank, size, host);
 		}
+	}
+	/* the results are out: a hang from here on is MPI's own (above) */
+	if (rc != EXIT_USAGE && o.timeout > 0) {
+		g_finalizing = 1;
+		arm_timeout(FINALIZE_TIMEOUT);
 	}
 	MPI_Finalize();
 	return rc;

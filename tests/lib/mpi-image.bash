@@ -11,6 +11,8 @@
 #   mpi_image NAME       imports that archive into the caller's podman-hpc
 #                        storage (set up by phpc_env) as NAME, unless NAME is
 #                        already that image
+#   mpi_image_squashed NAME  mpi_image NAME, then migrated to SQUASH_DIR
+#                        unless it is there already
 #   require_mpi_image NAME   (bats) mpi_image NAME, or skip the test when the
 #                        Debian archive could not be reached to build it
 #
@@ -119,6 +121,17 @@ mpi_image() {
 	# an older build under that name: drop it rather than leave it dangling
 	[ -z "$have" ] || "${PHPC:-podman-hpc}" rmi "$name" >/dev/null 2>&1 || true
 	"${PHPC:-podman-hpc}" import -q --change "LABEL podman-hpc-tests.mpi=$key" "$archive" "$name" >/dev/null
+}
+
+# mpi_image_squashed NAME: mpi_image NAME, and that image migrated to the
+# squash store (SQUASH_DIR), unless the store already holds it (same ID).
+mpi_image_squashed() {
+	local name=${1:?usage: mpi_image_squashed NAME} id listing
+	mpi_image "$name" || return
+	id=$("${PHPC:-podman-hpc}" image inspect --format '{{.Id}}' "$name") || return
+	listing=$("${PHPC:-podman-hpc}" images --no-trunc --format '{{.ID}} {{.ReadOnly}}') || return
+	grep -qE "^(sha256:)?${id#sha256:} true$" <<<"$listing" && return 0
+	"${PHPC:-podman-hpc}" migrate "$name" >&2
 }
 
 require_mpi_image() {
