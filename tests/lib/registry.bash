@@ -1,24 +1,26 @@
-# A real OCI registry (Debian's docker-registry) on 127.0.0.1, for tests.
-# start_registry DIR: starts it with its data in DIR, sets REGISTRY=127.0.0.1:PORT.
+# A real OCI registry (Debian's docker-registry), for tests.
+# start_registry DIR [ADDR]: starts it on ADDR (127.0.0.1 by default) with its
+# data in DIR, sets REGISTRY=ADDR:PORT. REGISTRY_LOG_LEVEL=info logs every
+# request to DIR/registry.log (registry_requests counts them).
 start_registry() {
-	local dir=$1 port
+	local dir=$1 addr=${2:-127.0.0.1} port
 	mkdir -p "$dir/data"
-	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	port=$(python3 -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$addr")
 	cat >"$dir/config.yml" <<-Y
 	version: 0.1
 	log:
-	  level: error
+	  level: ${REGISTRY_LOG_LEVEL:-error}
 	storage:
 	  filesystem:
 	    rootdirectory: $dir/data
 	http:
-	  addr: 127.0.0.1:$port
+	  addr: $addr:$port
 	Y
 	docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
 	echo $! >"$dir/registry.pid"
 	for _ in $(seq 100); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-			export REGISTRY=127.0.0.1:$port
+		if (exec 3<>"/dev/tcp/$addr/$port") 2>/dev/null; then
+			export REGISTRY=$addr:$port
 			return 0
 		fi
 		sleep 0.1
@@ -31,4 +33,16 @@ stop_registry() {
 	local dir=$1
 	[ -e "$dir/registry.pid" ] && kill "$(cat "$dir/registry.pid")" 2>/dev/null
 	rm -f "$dir/registry.pid"
+}
+
+# registry_requests DIR METHOD PATH_REGEX: how many requests of METHOD whose
+# path matches PATH_REGEX the registry answered (REGISTRY_LOG_LEVEL=info: its
+# access log, a line '... "GET /v2/... HTTP/1.1" 200 ...' per request).
+registry_requests() {
+	grep -cE "\"$2 $3[^ ]* HTTP/[0-9.]+\" [0-9]+ " "$1/registry.log" || true
+}
+
+# registry_all_requests DIR: how many requests of any kind it answered.
+registry_all_requests() {
+	grep -cE '"[A-Z]+ /[^ ]* HTTP/[0-9.]+" [0-9]+ ' "$1/registry.log" || true
 }
