@@ -245,6 +245,7 @@ void phpc_plan_clear(struct phpc_plan *plan)
 	phpc_strv_clear(&plan->volumes);
 	phpc_strv_clear(&plan->env);
 	free(plan->hook_request);
+	free(plan->squash_view);
 	*plan = (struct phpc_plan){0};
 }
 
@@ -264,13 +265,13 @@ static void add_pair(struct phpc_strv *out, const char *opt, const char *val)
 	phpc_strv_add(out, val);
 }
 
-static void add_store_opt(const struct phpc_config *cfg, struct phpc_strv *out)
+static void add_store_opt(const struct phpc_config *cfg, const char *squash, struct phpc_strv *out)
 {
-	size_t len = strlen(cfg->squash_dir) + 32;
+	size_t len = strlen(squash) + 32;
 	for (char **p = cfg->all_additional_stores; *p; p++)
 		len += strlen(*p) + 1;
 	char *s = phpc_xmalloc(len);
-	int n = snprintf(s, len, "additionalimagestore=%s", cfg->squash_dir);
+	int n = snprintf(s, len, "additionalimagestore=%s", squash);
 	for (char **p = cfg->all_additional_stores; *p; p++)
 		n += snprintf(s + n, len - (size_t)n, ",%s", *p);
 	phpc_strv_add(out, "--storage-opt");
@@ -309,7 +310,7 @@ void phpc_default_args(const struct phpc_config *cfg, const struct phpc_plan *pl
 	switch (kind) {
 	case PHPC_KIND_RUN:
 		add_pair(out, "--storage-opt", "ignore_chown_errors=true");
-		add_store_opt(cfg, out);
+		add_store_opt(cfg, plan->squash_view ? plan->squash_view : cfg->squash_dir, out);
 		add_hook_args(cfg, plan, out);
 		add_pair(out, "--security-opt", "seccomp=unconfined");
 		break;
@@ -321,7 +322,7 @@ void phpc_default_args(const struct phpc_config *cfg, const struct phpc_plan *pl
 		add_pair(out, "--storage-opt", "ignore_chown_errors=true");
 		break;
 	case PHPC_KIND_IMAGES:
-		add_store_opt(cfg, out);
+		add_store_opt(cfg, cfg->squash_dir, out);
 		break;
 	case PHPC_KIND_START:
 		/* the prestart hook runs at every start: from the same hooks dir */

@@ -54,6 +54,9 @@ struct phpc_plan {
 	char *hook_request;       /* the token of the hook's request (request.h), or NULL */
 	bool pmi_fd;              /* podman gets PMI_FD as fd 3 (--preserve-fds 1) */
 	struct phpc_strv env;     /* NAME=VALUE added to podman's environment */
+	char *squash_view;        /* run: the node-local view of the image in the squash
+	                           * store (storeview.h), podman's store instead of
+	                           * squash_dir; NULL: squash_dir */
 };
 
 /* Splits argv into global flags, command path and the rest. */

@@ -236,9 +236,16 @@ int phpc_copy_data(int in, const char *src, int out, const char *dst, struct php
 int phpc_copy_file_at(int srcdir, const char *src, int dstdir, const char *dst, mode_t mode,
                       struct phpc_error **err)
 {
-	_cleanup_close_ int in = openat(srcdir, src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO put in a file's place must not hang the copy */
+	_cleanup_close_ int in =
+	    openat(srcdir, src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (in < 0)
 		return phpc_error_errno(err, errno, "cannot open %s", src);
+	struct stat st;
+	if (fstat(in, &st) < 0)
+		return phpc_error_errno(err, errno, "cannot stat %s", src);
+	if (!S_ISREG(st.st_mode))
+		return phpc_error_set(err, EINVAL, "%s is not a regular file", src);
 	_cleanup_free_ char *tmp = NULL;
 	int out = atomic_open(dstdir, dst, mode, &tmp, err);
 	if (out < 0)
@@ -291,4 +298,38 @@ static int rm_rf(int parent, const char *name, const char *path, struct phpc_err
 int phpc_rm_rf_at(int parent, const char *name, struct phpc_error **err)
 {
 	return rm_rf(parent, name, name, err);
+}
+
+int phpc_copy_dir_files(int srcdir, const char *src, int dstdir, const char *dst,
+                        struct phpc_error **err)
+{
+	_cleanup_close_ int in =
+	    openat(srcdir, src, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (in < 0)
+		return errno == ENOENT ? -ENOENT
+		                       : phpc_error_errno(err, errno, "cannot open %s", src);
+	if (mkdirat(dstdir, dst, 0755) < 0 && errno != EEXIST)
+		return phpc_error_errno(err, errno, "cannot create %s", dst);
+	_cleanup_close_ int out = openat(dstdir, dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dup = out < 0 ? -1 : fcntl(in, F_DUPFD_CLOEXEC, 0);
+	DIR *d = dup < 0 ? NULL : fdopendir(dup);
+	if (!d) {
+		int e = errno;
+		if (dup >= 0)
+			close(dup);
+		return phpc_error_errno(err, e, "cannot copy %s", src);
+	}
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && (de = readdir(d))) {
+		struct stat st;
+		bool reg =
+		    de->d_type == DT_REG ||
+		    (de->d_type == DT_UNKNOWN &&
+		     fstatat(in, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode));
+		if (reg)
+			r = phpc_copy_file_at(in, de->d_name, out, de->d_name, 0644, err);
+	}
+	closedir(d);
+	return r;
 }

@@ -36,9 +36,16 @@ int phpc_mkdir_p_open(const char *path, mode_t mode, bool must_own, struct phpc_
  * and dst name them in messages. */
 int phpc_copy_data(int in, const char *src, int out, const char *dst, struct phpc_error **err);
 
-/* Copies srcdir/src to dstdir/dst atomically (temp file, fsync, rename). */
+/* Copies srcdir/src, a regular file (not a symlink, FIFO or device), to
+ * dstdir/dst atomically (temp file, fsync, rename). */
 int phpc_copy_file_at(int srcdir, const char *src, int dstdir, const char *dst, mode_t mode,
                       struct phpc_error **err);
+
+/* Copies the regular files of srcdir/src (not below; src not a symlink)
+ * into dstdir/dst, which is created if needed. A missing src is -ENOENT
+ * without an error set. */
+int phpc_copy_dir_files(int srcdir, const char *src, int dstdir, const char *dst,
+                        struct phpc_error **err);
 
 /* Removes parent/name and everything below it, without following symlinks.
  * A missing name is success. On failure, the message names the entry that

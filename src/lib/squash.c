@@ -33,41 +33,6 @@ static void source_clear(struct source *s)
 	free(s->layer_dir);
 }
 
-static int copy_dir_files(int srcdir, const char *src, int dstdir, const char *dst,
-                          struct phpc_error **err)
-{
-	_cleanup_close_ int in = openat(srcdir, src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (in < 0)
-		return errno == ENOENT ? 0 : phpc_error_errno(err, errno, "cannot open %s", src);
-	if (mkdirat(dstdir, dst, 0755) < 0 && errno != EEXIST)
-		return phpc_error_errno(err, errno, "cannot create %s", dst);
-	_cleanup_close_ int out = openat(dstdir, dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int dup = out < 0 ? -1 : fcntl(in, F_DUPFD_CLOEXEC, 0);
-	DIR *d = dup < 0 ? NULL : fdopendir(dup);
-	if (!d) {
-		int e = errno;
-		if (dup >= 0)
-			close(dup);
-		return phpc_error_errno(err, e, "cannot copy %s", src);
-	}
-	int r = 0;
-	struct dirent *de;
-	while (r == 0 && (de = readdir(d)))
-		if (de->d_type == DT_REG)
-			r = phpc_copy_file_at(in, de->d_name, out, de->d_name, 0644, err);
-	closedir(d);
-	return r;
-}
-
-static int read_link_name(int storefd, const char *id, char **out, struct phpc_error **err)
-{
-	_cleanup_free_ char *p = phpc_xasprintf("overlay/%s/link", id);
-	int r = phpc_read_file(storefd, p, out, NULL, err);
-	if (r == 0)
-		(*out)[strcspn(*out, "\n")] = '\0';
-	return r;
-}
-
 /* Reads the image, its layer chain and link names under the local store's
  * shared lock. */
 static int read_source(const struct phpc_migrate_req *req, struct source *s,
@@ -98,7 +63,7 @@ static int read_source(const struct phpc_migrate_req *req, struct source *s,
 		json_object_array_add(
 		    s->layers, json_object_get(json_object_array_get_idx(src.layers, (size_t)li)));
 		char *link = NULL;
-		r = read_link_name(src.dirfd, id, &link, err);
+		r = phpc_store_read_link(src.dirfd, id, &link, err);
 		if (r < 0)
 			break;
 		phpc_strv_push(&s->links, link);
@@ -139,7 +104,9 @@ static int stage_files(const struct phpc_migrate_req *req, const struct source *
 	}
 	if (r == 0) {
 		_cleanup_free_ char *bd = phpc_xasprintf("overlay-images/%s", req->image_id);
-		r = copy_dir_files(src.dirfd, bd, stgfd, "bigdata", err);
+		r = phpc_copy_dir_files(src.dirfd, bd, stgfd, "bigdata", err);
+		if (r == -ENOENT)
+			r = 0; /* an image without big data has none to copy */
 	}
 	phpc_store_close(&src);
 	return r;
@@ -382,7 +349,8 @@ static void remove_layer_files(int dfd, const char *id)
 	_cleanup_close_ int lay =
 	    openat(dfd, "overlay-layers", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	_cleanup_free_ char *link = NULL;
-	if (lfd >= 0 && read_link_name(dfd, id, &link, NULL) == 0 && *link && !strchr(link, '/')) {
+	if (lfd >= 0 && phpc_store_read_link(dfd, id, &link, NULL) == 0 &&
+	    phpc_store_link_ok(link)) {
 		_cleanup_free_ char *sq = phpc_xasprintf("%s.squash", link);
 		unlinkat(lfd, link, 0);
 		unlinkat(lfd, sq, 0);

@@ -288,6 +288,50 @@ int phpc_images_lookup(struct json_object *images, const char *name, char **matc
 	return phpc_error_set(err, ENOENT, "image \"%s\" not found", name);
 }
 
+/* Whether one of img's names is name or ends in "/" + name: podman finds a
+ * short name through its search registries, its aliases and this suffix
+ * match, so any image so named could be podman's choice. */
+static bool has_name_or_suffix(struct json_object *img, const char *name)
+{
+	struct json_object *names = NULL;
+	if (!json_object_object_get_ex(img, "names", &names) ||
+	    !json_object_is_type(names, json_type_array))
+		return false;
+	size_t nl = strlen(name);
+	for (size_t i = 0; i < json_object_array_length(names); i++) {
+		const char *n = json_object_get_string(json_object_array_get_idx(names, i));
+		size_t l = n ? strlen(n) : 0;
+		if (n &&
+		    (streq(n, name) || (l > nl && n[l - nl - 1] == '/' && streq(n + l - nl, name))))
+			return true;
+	}
+	return false;
+}
+
+int phpc_images_lookup_unique(struct json_object *images, const char *name)
+{
+	name = phpc_strip_transport(name);
+	if (str_has_prefix(name, "sha256:"))
+		name += 7;
+	if (!*name || strchr(name, '@'))
+		return -EINVAL; /* digests: podman's own matching */
+	size_t n = json_object_array_length(images);
+	_cleanup_free_ char *tagged = with_tag(name);
+	int found = -1;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *img = json_object_array_get_idx(images, i);
+		const char *id = phpc_json_str(img, "id");
+		bool match = (is_hex(name) && id && str_has_prefix(id, name)) ||
+		             has_name_or_suffix(img, tagged);
+		if (!match)
+			continue;
+		if (found >= 0)
+			return -EINVAL;
+		found = (int)i;
+	}
+	return found >= 0 ? found : -ENOENT;
+}
+
 int phpc_layer_chain(struct json_object *layers, const char *top, struct phpc_strv *ids,
                      struct phpc_error **err)
 {
@@ -516,6 +560,35 @@ static bool match_temp_of(int dfd, const char *name, const void *file)
 	struct stat st;
 	return phpc_store_is_temp_of(name, file) &&
 	       fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+int phpc_store_read_link(int storefd, const char *id, char **out, struct phpc_error **err)
+{
+	*out = NULL;
+	_cleanup_free_ char *p = phpc_xasprintf("overlay/%s/link", id);
+	/* a store another user wrote may hold a FIFO, a symlink or a huge
+	 * file there: a link name is a short regular file */
+	_cleanup_close_ int fd =
+	    openat(storefd, p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return phpc_error_errno(err, errno, "cannot open %s", p);
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > 255)
+		return phpc_error_set(err, EINVAL, "%s is not a link name file", p);
+	char buf[256];
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	if (n < 0)
+		return phpc_error_errno(err, errno, "cannot read %s", p);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	*out = phpc_xstrdup(buf);
+	return 0;
+}
+
+bool phpc_store_link_ok(const char *link)
+{
+	return link && *link && !strchr(link, '/') && !streq(link, ".") && !streq(link, "..") &&
+	       strlen(link) < 256;
 }
 
 bool phpc_store_is_id(const char *name)

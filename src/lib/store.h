@@ -49,6 +49,14 @@ void phpc_store_close(struct phpc_store *s);
  * or NULL when an ID did. */
 int phpc_images_lookup(struct json_object *images, const char *name, char **matched_name,
                        struct phpc_error **err);
+/* The one image that name could mean to podman: an ID prefix, or a name
+ * (":latest" added when it has no tag) that is one of the image's names or
+ * the end of one after a "/" (podman's search registries, aliases and
+ * suffix match all land there). Its index, -ENOENT when none, -EINVAL when
+ * several images could be meant or name has a digest. For callers that must
+ * never pick an image other than podman's. */
+int phpc_images_lookup_unique(struct json_object *images, const char *name);
+
 /* The index of the record of records whose "id" is id, or -1. */
 int phpc_records_find(struct json_object *records, const char *id);
 
@@ -59,6 +67,11 @@ int phpc_layer_chain(struct json_object *layers, const char *top, struct phpc_st
 
 /* Removes every name in names from every image but keep (-1: from all). */
 void phpc_images_drop_names(struct json_object *images, int keep, struct json_object *names);
+
+/* The link name of layer id (overlay/<id>/link, without its newline). */
+int phpc_store_read_link(int storefd, const char *id, char **out, struct phpc_error **err);
+/* Whether a link name read from a store is one file name (used as a path). */
+bool phpc_store_link_ok(const char *link);
 
 /* name without a "docker://" (or other transport) prefix. */
 const char *phpc_strip_transport(const char *name);

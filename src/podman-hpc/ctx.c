@@ -9,6 +9,7 @@
 #include "request.h"
 #include "safedir.h"
 #include "store.h"
+#include "storeview.h"
 #include "util.h"
 
 #include <errno.h>
@@ -164,6 +165,44 @@ int phpc_ctx_check_dirs(struct phpc_ctx *ctx, struct phpc_error **err)
 	return r;
 }
 
+/* run: podman reads a node-local view of the image instead of the squash
+ * store, which is on a shared file system (storeview.h). When there is no
+ * view (an image not squashed, a name that could mean several) or it cannot
+ * be made, the store itself: slower, never different. */
+static void use_squash_view(struct phpc_ctx *ctx)
+{
+	const struct phpc_config *cfg = ctx->cfg;
+	/* the views live in run_root, checked as the user's own: not with a
+	 * --runroot of the user's choosing, which is not checked */
+	if (cfg->squash_dir[0] != '/' || phpc_cli_global(&ctx->cli, "--runroot"))
+		return;
+	/* another image of the store named among the options (--mount
+	 * type=image,source=...) must stay visible to podman */
+	for (int i = 0; i < ctx->cli.image_idx; i++)
+		if (strstr(ctx->cli.args.v[i], "type=image"))
+			return;
+	_cleanup_free_ char *views =
+	    phpc_xasprintf("%s/podman-hpc/views", phpc_cfg_str(cfg, PHPC_K_RUN_ROOT));
+	/* podman splits --storage-opt values at commas */
+	if (strchr(views, ',') || strchr(cfg->squash_dir, ','))
+		return;
+	struct phpc_view_req req = {
+	    .store = cfg->squash_dir,
+	    .views = views,
+	    .image = ctx->cli.args.v[ctx->cli.image_idx],
+	};
+	char *view = NULL;
+	bool built = false;
+	_cleanup_error_ struct phpc_error *e = NULL;
+	int r = phpc_store_view(&req, &view, &built, &e);
+	if (r < 0) {
+		phpc_warn("%s; podman reads the squash store itself", e ? e->msg : strerror(-r));
+		return;
+	}
+	free(ctx->plan.squash_view);
+	ctx->plan.squash_view = view;
+}
+
 /* Files podman reads must be current before it starts. */
 int phpc_ctx_prepare_storage(struct phpc_ctx *ctx, struct phpc_error **err)
 {
@@ -185,6 +224,9 @@ int phpc_ctx_prepare_storage(struct phpc_ctx *ctx, struct phpc_error **err)
 	struct stat st;
 	if (stat(index, &st) < 0)
 		return phpc_store_init(cfg->squash_dir, err);
+	if (k == PHPC_KIND_RUN && ctx->modules_parsed && ctx->cli.image_idx >= 0 &&
+	    (size_t)ctx->cli.image_idx < ctx->cli.args.n)
+		use_squash_view(ctx);
 	return 0;
 }
 

@@ -99,6 +99,37 @@ squash_id() {
 	[ "${#lines[@]}" -le 2 ] # only "l" (or nothing) besides the listing
 }
 
+@test "a start reads a node-local view of the image; the store's change makes a new one" {
+	"$PHPC" migrate "$IMG" >/dev/null
+	"$PHPC" tag "$IMG" localhost/second
+	"$PHPC" migrate localhost/second >/dev/null
+	id=$("$PHPC" image inspect --format '{{.Id}}' "$IMG")
+	# (rmsqi of the second name rewrites the store's index)
+	# shellcheck disable=SC2016 # sh -c's own arguments and environment
+	run on_node sh -c '"$0" run --rm "$1" echo ok &&
+		readlink "$PODMANHPC_RUN_ROOT"/podman-hpc/views/*/"$2"/overlay/l/*.squash &&
+		"$0" rmsqi localhost/second >/dev/null && "$0" run --rm "$1" echo ok2 &&
+		ls -d "$PODMANHPC_RUN_ROOT"/podman-hpc/views/*/"$2" | wc -l' "$PHPC" "$IMG" "$id"
+	# (the local store is every test's: the second name goes before any check)
+	"$PHPC" untag "$IMG" localhost/second
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ "${lines[0]}" = ok ]
+	# the squash file itself is the store's
+	[[ ${lines[1]} == "$SQUASH_DIR/overlay/l/"*.squash ]]
+	[ "${lines[2]}" = ok2 ]
+	[ "${lines[3]}" = 2 ] # one view per state of the store
+}
+
+@test "a view that cannot be made: a warning, and the start reads the store itself" {
+	"$PHPC" migrate "$IMG" >/dev/null
+	# shellcheck disable=SC2016 # sh -c's own arguments and environment
+	run on_node sh -c 'mkdir -p "$PODMANHPC_RUN_ROOT/podman-hpc" &&
+		touch "$PODMANHPC_RUN_ROOT/podman-hpc/views" && "$0" run --rm "$1" echo ok' "$PHPC" "$IMG"
+	[ "$status" -eq 0 ]
+	[[ ${lines[0]} == "podman-hpc: warning: "*"podman reads the squash store itself" ]]
+	[ "${lines[1]}" = ok ]
+}
+
 @test "two containers of one squashed image at once; no FUSE process or mount left" {
 	"$PHPC" migrate "$IMG" >/dev/null
 	run sh -c '"$0" run --rm "$1" sh -c "sleep 1; echo a" & "$0" run --rm "$1" sh -c "sleep 1; echo b" & wait' \
