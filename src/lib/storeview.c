@@ -49,8 +49,10 @@ static int current_state(int storefd, const char *store, char **state)
 {
 	struct stat si, sl;
 	if (fstatat(storefd, "overlay-images/images.json", &si, 0) < 0 ||
-	    fstatat(storefd, "overlay-layers/layers.json", &sl, 0) < 0)
-		return -errno;
+	    fstatat(storefd, "overlay-layers/layers.json", &sl, 0) < 0) {
+		int e = errno;
+		return e > 0 ? -e : -EIO;
+	}
 	*state = phpc_store_view_state(store, &si, &sl);
 	return 0;
 }
@@ -111,13 +113,14 @@ static int make_state(const struct phpc_view_req *req, char **state, struct phpc
 {
 	struct phpc_store s;
 	int r = phpc_store_open(req->store, false, &s, err);
-	if (r < 0)
-		return r;
+	if (r != 0)
+		return r < 0 ? r : -EIO;
 	_cleanup_free_ char *tmp = NULL;
 	r = current_state(s.dirfd, req->store, state);
-	if (r < 0)
-		r = phpc_error_errno(err, -r, "cannot read the indexes of %s", req->store);
-	_cleanup_free_ char *have = r < 0 ? NULL : phpc_xasprintf("%s/images.json", *state);
+	if (r != 0 || !*state)
+		r = phpc_error_errno(err, r < 0 ? -r : EIO, "cannot read the indexes of %s",
+		                     req->store);
+	_cleanup_free_ char *have = r != 0 ? NULL : phpc_xasprintf("%s/images.json", *state);
 	_cleanup_close_ int vfd = open(req->views, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r == 0 && vfd < 0)
 		r = phpc_error_errno(err, errno, "cannot open %s", req->views);
@@ -127,7 +130,7 @@ static int make_state(const struct phpc_view_req *req, char **state, struct phpc
 	}
 	if (r == 0)
 		r = make_tmp(req->views, &tmp, err);
-	_cleanup_close_ int tfd = r < 0 ? -1 : open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int tfd = r != 0 ? -1 : open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r == 0 && tfd < 0)
 		r = phpc_error_errno(err, errno, "cannot open %s", tmp);
 	if (r == 0)
@@ -206,7 +209,7 @@ static int fill_view(const struct phpc_view_req *req, const char *state, struct 
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *now = NULL;
-	if (current_state(s.dirfd, req->store, &now) < 0 || !streq(now, state)) {
+	if (current_state(s.dirfd, req->store, &now) != 0 || !now || !streq(now, state)) {
 		phpc_store_close(&s);
 		return 1;
 	}
@@ -243,7 +246,7 @@ static int make_view(const struct phpc_view_req *req, const char *state, const c
 		r = make_tmp(statedir, &tmp, err);
 	if (r == 0)
 		r = phpc_store_init(tmp, err);
-	_cleanup_close_ int tfd = r < 0 ? -1 : open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int tfd = r != 0 ? -1 : open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r == 0 && tfd < 0)
 		r = phpc_error_errno(err, errno, "cannot open %s", tmp);
 	struct json_object *one = json_object_new_array();
@@ -255,9 +258,9 @@ static int make_view(const struct phpc_view_req *req, const char *state, const c
 		    lays, json_object_get(json_object_array_get_idx(layers, (size_t)li)));
 	}
 	_cleanup_close_ int ifd =
-	    r < 0 ? -1 : openat(tfd, "overlay-images", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	    r != 0 ? -1 : openat(tfd, "overlay-images", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	_cleanup_close_ int lfd =
-	    r < 0 ? -1 : openat(tfd, "overlay-layers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	    r != 0 ? -1 : openat(tfd, "overlay-layers", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r == 0 && (ifd < 0 || lfd < 0))
 		r = phpc_error_errno(err, errno, "cannot open the indexes' directories in %s", tmp);
 	if (r == 0)
@@ -294,16 +297,16 @@ int phpc_store_view(const struct phpc_view_req *req, char **view, bool *built,
 	/* the common case: this node has this state's indexes already */
 	_cleanup_free_ char *state = NULL;
 	int r = current_state(sfd, req->store, &state);
-	if (r < 0)
-		return r == -ENOENT
-		           ? 0
-		           : phpc_error_errno(err, -r, "cannot read the indexes of %s", req->store);
+	if (r != 0 || !state)
+		return r == -ENOENT ? 0
+		                    : phpc_error_errno(err, r < 0 ? -r : EIO,
+		                                       "cannot read the indexes of %s", req->store);
 	_cleanup_free_ char *have = phpc_xasprintf("%s/images.json", state);
 	if (faccessat(vfd, have, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
 		free(steal_pointer(&state));
 		r = make_state(req, &state, err);
-		if (r < 0)
-			return r;
+		if (r != 0 || !state)
+			return r < 0 ? r : phpc_error_set(err, EIO, "no state of %s", req->store);
 		phpc_store_views_prune(req->views, state, PHPC_VIEW_MAX_IDLE_S);
 	}
 	_cleanup_free_ char *statedir = phpc_xasprintf("%s/%s", req->views, state);
