@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 int phpc_read_fd(int fd, const char *what, char **out, size_t *len, struct phpc_error **err)
 {
@@ -300,6 +301,20 @@ int phpc_rm_rf_at(int parent, const char *name, struct phpc_error **err)
 	return rm_rf(parent, name, name, err);
 }
 
+/* A directory stream over a duplicate of fd (fd stays open and usable);
+ * NULL with errno set on failure. */
+static DIR *opendir_dup(int fd)
+{
+	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = dup < 0 ? NULL : fdopendir(dup);
+	if (!d && dup >= 0) {
+		int e = errno;
+		close(dup);
+		errno = e;
+	}
+	return d;
+}
+
 int phpc_copy_dir_files(int srcdir, const char *src, int dstdir, const char *dst,
                         struct phpc_error **err)
 {
@@ -311,14 +326,9 @@ int phpc_copy_dir_files(int srcdir, const char *src, int dstdir, const char *dst
 	if (mkdirat(dstdir, dst, 0755) < 0 && errno != EEXIST)
 		return phpc_error_errno(err, errno, "cannot create %s", dst);
 	_cleanup_close_ int out = openat(dstdir, dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int dup = out < 0 ? -1 : fcntl(in, F_DUPFD_CLOEXEC, 0);
-	DIR *d = dup < 0 ? NULL : fdopendir(dup);
-	if (!d) {
-		int e = errno;
-		if (dup >= 0)
-			close(dup);
-		return phpc_error_errno(err, e, "cannot copy %s", src);
-	}
+	DIR *d = out < 0 ? NULL : opendir_dup(in);
+	if (!d)
+		return phpc_error_errno(err, errno, "cannot copy %s", src);
 	int r = 0;
 	struct dirent *de;
 	while (r == 0 && (de = readdir(d))) {
@@ -332,4 +342,70 @@ int phpc_copy_dir_files(int srcdir, const char *src, int dstdir, const char *dst
 	}
 	closedir(d);
 	return r;
+}
+
+/* Whether directory fd has an extended attribute of fuse-overlayfs's own. */
+static bool has_fuse_overlay_xattr(int fd)
+{
+	char list[4096];
+	ssize_t n = flistxattr(fd, list, sizeof list);
+	if (n < 0)
+		return errno == ERANGE; /* too many to list: assume the worst */
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(list + i) + 1)
+		if (str_has_prefix(list + i, "user.fuseoverlayfs."))
+			return true;
+	return false;
+}
+
+static int scan_whiteouts(int fd, const char *path, size_t *left, bool *has,
+                          struct phpc_error **err)
+{
+	if (has_fuse_overlay_xattr(fd)) {
+		*has = true;
+		return 0;
+	}
+	DIR *d = opendir_dup(fd);
+	if (!d)
+		return phpc_error_errno(err, errno, "cannot read directory %s", path);
+	int r = 0;
+	struct dirent *de;
+	while (r == 0 && !*has && (de = readdir(d))) {
+		if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+			continue;
+		if (str_has_prefix(de->d_name, ".wh.") || *left == 0) {
+			*has = true;
+			break;
+		}
+		(*left)--;
+		bool dir = de->d_type == DT_DIR;
+		if (de->d_type == DT_UNKNOWN) {
+			struct stat st;
+			dir = fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			      S_ISDIR(st.st_mode);
+		}
+		if (!dir)
+			continue;
+		int sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0) {
+			r = phpc_error_errno(err, errno, "cannot open %s/%s", path, de->d_name);
+			break;
+		}
+		_cleanup_free_ char *p = phpc_xasprintf("%s/%s", path, de->d_name);
+		r = scan_whiteouts(sub, p, left, has, err);
+		close(sub);
+	}
+	closedir(d);
+	return r;
+}
+
+int phpc_tree_has_whiteouts(int dirfd, const char *path, size_t max_entries, bool *has,
+                            struct phpc_error **err)
+{
+	*has = false;
+	_cleanup_close_ int fd =
+	    openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return phpc_error_errno(err, errno, "cannot open %s", path);
+	size_t left = max_entries;
+	return scan_whiteouts(fd, path, &left, has, err);
 }

@@ -47,6 +47,16 @@ int phpc_copy_file_at(int srcdir, const char *src, int dstdir, const char *dst, 
 int phpc_copy_dir_files(int srcdir, const char *src, int dstdir, const char *dst,
                         struct phpc_error **err);
 
+/* Whether the tree at dirfd/path (not following symlinks) holds what only
+ * fuse-overlayfs reads as a whiteout or an opaque directory: a name starting
+ * with ".wh." (AUFS style, as containers/storage unpacks layers for a mount
+ * program), or a directory with a "user.fuseoverlayfs." extended attribute.
+ * The kernel's overlayfs would show such a deleted file again. A tree of
+ * more than max_entries entries is reported as having them (*has = true):
+ * scanning it costs more than the kernel's overlay saves. */
+int phpc_tree_has_whiteouts(int dirfd, const char *path, size_t max_entries, bool *has,
+                            struct phpc_error **err);
+
 /* Removes parent/name and everything below it, without following symlinks.
  * A missing name is success. On failure, the message names the entry that
  * could not be removed, as a path below parent ("name/sub/file"); err may be

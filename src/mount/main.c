@@ -18,8 +18,12 @@
  * squashfuse_ll exits by itself. No waiter process, no polling, no leftover
  * mount (NERSC #54).
  *
- * Every other mount is fuse-overlayfs's, as before: rootless stores write
- * AUFS-style whiteouts (".wh.name") that only fuse-overlayfs understands. */
+ * An image of the local store gets the kernel's overlayfs too when none of
+ * its layers, nor the container's upper directory, holds what only
+ * fuse-overlayfs understands: rootless stores unpack a deleted file as an
+ * AUFS-style whiteout (".wh.name"), which the kernel would ignore. Each
+ * layer is scanned once and the answer kept beside it. Everything else is
+ * fuse-overlayfs's, as before (PODMANHPC_NO_KERNEL_OVERLAY=1 forces that). */
 #include "fsutil.h"
 #include "proc.h"
 #include "strv.h"
@@ -210,8 +214,66 @@ static int mount_squashed(struct req *r, size_t idx, const char *fo, struct phpc
 	return 0;
 }
 
-/* Mounts a squashed image, or becomes fuse-overlayfs: returns only when it
- * has mounted one, or on failure. */
+/* The most entries a lower's one-time whiteout scan reads (a layer of
+ * Debian's python3 image has ~7,000); a bigger layer stays on fuse-overlayfs. */
+#define WHITEOUT_SCAN_MAX 200000
+
+/* Whether lower (a "l/LINK" symlink to a layer's diff directory, or any
+ * directory) holds fuse-overlayfs-only whiteouts (phpc_tree_has_whiteouts).
+ * A layer never changes once written, so the answer is kept next to its
+ * diff directory, in "phpc-whiteouts" ("yes"/"no"), when that is writable
+ * (the user's own store); a read-only store's layer is scanned each time. */
+static bool lower_has_whiteouts(const char *lower)
+{
+	_cleanup_free_ char *real = realpath(lower, NULL);
+	if (!real)
+		return true;
+	_cleanup_free_ char *copy = phpc_xstrdup(real);
+	const char *base = strrchr(real, '/');
+	bool is_diff = base && streq(base + 1, "diff");
+	_cleanup_close_ int layer =
+	    is_diff ? open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	char mark[8] = {0};
+	if (layer >= 0) {
+		_cleanup_close_ int m =
+		    openat(layer, "phpc-whiteouts", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (m >= 0 && read(m, mark, sizeof mark - 1) > 0)
+			return !str_has_prefix(mark, "no");
+	}
+	bool has = true;
+	_cleanup_error_ struct phpc_error *e = NULL;
+	if (phpc_tree_has_whiteouts(AT_FDCWD, real, WHITEOUT_SCAN_MAX, &has, &e) < 0)
+		return true;
+	if (layer >= 0) {
+		const char *v = has ? "yes\n" : "no\n";
+		phpc_write_file_atomic(layer, "phpc-whiteouts", v, strlen(v), 0644, NULL);
+	}
+	return has;
+}
+
+/* The kernel's overlayfs for an image of the local store, when nothing in
+ * its layers or the container's upper directory needs fuse-overlayfs: the
+ * container's files are then read and written without a FUSE round trip
+ * (the hook's bind mount points, ldconfig, the program). 0 when mounted. */
+static int try_kernel_overlay(const struct req *r)
+{
+	if (!r->upper || !r->work || getenv("PODMANHPC_NO_KERNEL_OVERLAY"))
+		return -1;
+	for (size_t i = 0; i < r->lowers.n; i++)
+		if (lower_has_whiteouts(r->lowers.v[i]))
+			return -1;
+	bool has = true;
+	_cleanup_error_ struct phpc_error *e = NULL;
+	/* a container's upper directory from an earlier fuse-overlayfs mount
+	 * may hold ".wh." files: scanned each time (it is small) */
+	if (phpc_tree_has_whiteouts(AT_FDCWD, r->upper, WHITEOUT_SCAN_MAX, &has, &e) < 0 || has)
+		return -1;
+	return kernel_overlay(r, &e) < 0 ? -1 : 0;
+}
+
+/* Mounts a squashed image, or an image of the local store with the kernel's
+ * overlayfs, or becomes fuse-overlayfs: returns only when it has mounted
+ * one, or on failure. */
 static int run(int argc, char **argv, struct phpc_error **err)
 {
 	const char *prog = getenv("PODMANHPC_FUSE_OVERLAYFS");
@@ -225,6 +287,10 @@ static int run(int argc, char **argv, struct phpc_error **err)
 			req_clear(&r);
 			return rc;
 		}
+	}
+	if (rc == 0 && try_kernel_overlay(&r) == 0) {
+		req_clear(&r);
+		return 0;
 	}
 	req_clear(&r);
 	if (rc < 0)

@@ -142,3 +142,34 @@ env: MOUNT_HOME'
 	[[ "$output" == "Error: "*"bogus"* ]]
 	[ "$("$PHPC" ps -aq | wc -l)" -eq "$before" ]
 }
+
+@test "a local image runs on the kernel's overlayfs; one with fuse-overlayfs whiteouts on fuse-overlayfs" {
+	run "$PHPC" run --rm "$IMG" sh -c 'grep " / " /proc/mounts'
+	[ "$status" -eq 0 ]
+	[[ $output == "overlay / overlay "* ]] || { echo "$output"; false; }
+	# a deleted file and a replaced directory: the layers hold ".wh." files
+	ctx=$BATS_TEST_TMPDIR/ctx
+	mkdir -p "$ctx"
+	printf 'FROM %s\nRUN rm /bin/vi && mkdir /d && touch /d/x\nRUN rm -rf /d && mkdir /d && touch /d/y\n' \
+		"$IMG" >"$ctx/Containerfile"
+	run "$PHPC" build -q -t localhost/phpc-whiteouts "$ctx"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	run "$PHPC" run --rm localhost/phpc-whiteouts sh -c 'grep " / " /proc/mounts | cut -d" " -f3; ls /bin/vi; ls /d'
+	"$PHPC" rmi localhost/phpc-whiteouts >/dev/null
+	[[ ${lines[0]} == "fuse.fuse-overlayfs" ]] || { echo "$output"; false; }
+	[[ $output == *"/bin/vi: No such file or directory"* ]]
+	[ "${lines[-1]}" = y ]
+	# a container that deletes a file on the kernel's overlay, committed
+	run "$PHPC" run --name phpc-kdel "$IMG" sh -c 'rm /bin/vi && rm -rf /root && mkdir /root && touch /root/z'
+	[ "$status" -eq 0 ]
+	run "$PHPC" commit -q phpc-kdel localhost/phpc-kdel
+	[ "$status" -eq 0 ]
+	"$PHPC" rm phpc-kdel >/dev/null
+	run "$PHPC" run --rm localhost/phpc-kdel sh -c 'ls /bin/vi; ls -A /root'
+	"$PHPC" rmi localhost/phpc-kdel >/dev/null
+	[[ $output == *"/bin/vi: No such file or directory"* ]]
+	[ "${lines[-1]}" = z ]
+	# and the way back, for a site whose kernel refuses: fuse-overlayfs
+	run env PODMANHPC_NO_KERNEL_OVERLAY=1 "$PHPC" run --rm "$IMG" sh -c 'grep " / " /proc/mounts | cut -d" " -f3'
+	[ "$output" = fuse.fuse-overlayfs ]
+}
