@@ -21,6 +21,9 @@
 # start_cluster writes (and stop_cluster removes when it wrote it); the
 # single-node daemons of slurm.bash must not run at the same time.
 
+# shellcheck source=slurm.bash
+. "$(dirname "${BASH_SOURCE[0]}")/slurm.bash" # slurm_conf_common, start_munge
+
 CLUSTER_BRIDGE=phpcbr0
 CLUSTER_NET=10.77.0
 CLUSTER_HOSTS_MARK="# podman-hpc test cluster"
@@ -61,19 +64,10 @@ cluster_conf() { # dir nnodes
 	local dir=$1 n=$2 host port
 	host=$(hostname)
 	port=$((6817 + RANDOM % 100))
+	slurm_conf_common
 	cat <<-C
 	ClusterName=phpcsim
 	SlurmctldHost=$host($CLUSTER_NET.1)
-	SlurmUser=root
-	SlurmdUser=root
-	AuthType=auth/munge
-	ProctrackType=proctrack/linuxproc
-	TaskPlugin=task/none
-	SelectType=select/cons_tres
-	SelectTypeParameters=CR_Core
-	SlurmdParameters=config_overrides
-	MpiDefault=none
-	ReturnToService=2
 	StateSaveLocation=$dir/state
 	SlurmdSpoolDir=/var/spool/slurmd
 	SlurmctldPidFile=$dir/slurmctld.pid
@@ -82,9 +76,6 @@ cluster_conf() { # dir nnodes
 	SlurmdLogFile=/var/spool/slurmd/slurmd.log
 	SlurmctldPort=$port
 	SlurmdPort=$((port + 100))
-	KillWait=5
-	InactiveLimit=0
-	MinJobAge=2
 	C
 	for k in $(seq "$n"); do
 		echo "NodeName=node$k NodeHostname=node$k NodeAddr=$CLUSTER_NET.$((10 + k)) CPUs=16 State=UNKNOWN"
@@ -111,17 +102,6 @@ cluster_hosts_remove() {
 	grep -v "$CLUSTER_HOSTS_MARK" /etc/hosts >"$tmp"
 	chmod 0644 "$tmp"
 	mv -f "$tmp" /etc/hosts
-}
-
-start_munge() {
-	mkdir -p /run/munge /var/log/munge
-	if ! pgrep -x munged >/dev/null; then
-		[ -e /etc/munge/munge.key ] || mungekey --create >/dev/null 2>&1 ||
-			/usr/sbin/create-munge-key -f >/dev/null
-		chown munge:munge /run/munge /etc/munge/munge.key /var/log/munge 2>/dev/null || true
-		chmod 0700 /etc/munge 2>/dev/null || true
-		runuser -u munge -- /usr/sbin/munged --force
-	fi
 }
 
 start_cluster() { # nnodes dir

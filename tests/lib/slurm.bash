@@ -2,12 +2,9 @@
 # start_slurm DIR: starts them with their state in DIR (as root); srun works
 # after it for root and for ordinary users. stop_slurm DIR tears them down.
 
-slurm_conf() {
-	local dir=$1 host
-	host=$(hostname)
+# The settings the test clusters share (this file's and cluster.bash's).
+slurm_conf_common() {
 	cat <<-C
-	ClusterName=phpc
-	SlurmctldHost=$host
 	SlurmUser=root
 	SlurmdUser=root
 	AuthType=auth/munge
@@ -18,6 +15,31 @@ slurm_conf() {
 	SlurmdParameters=config_overrides
 	MpiDefault=none
 	ReturnToService=2
+	KillWait=5
+	InactiveLimit=0
+	MinJobAge=2
+	C
+}
+
+# munged, started once per machine, with a key made on first use.
+start_munge() {
+	mkdir -p /run/munge /var/log/munge
+	if ! pgrep -x munged >/dev/null; then
+		[ -e /etc/munge/munge.key ] || mungekey --create >/dev/null 2>&1 ||
+			/usr/sbin/create-munge-key -f >/dev/null
+		chown munge:munge /run/munge /etc/munge/munge.key /var/log/munge 2>/dev/null || true
+		chmod 0700 /etc/munge 2>/dev/null || true
+		runuser -u munge -- /usr/sbin/munged --force
+	fi
+}
+
+slurm_conf() {
+	local dir=$1 host
+	host=$(hostname)
+	slurm_conf_common
+	cat <<-C
+	ClusterName=phpc
+	SlurmctldHost=$host
 	StateSaveLocation=$dir/state
 	SlurmdSpoolDir=$dir/spool
 	SlurmctldPidFile=$dir/slurmctld.pid
@@ -26,9 +48,6 @@ slurm_conf() {
 	SlurmdLogFile=$dir/slurmd.log
 	SlurmctldPort=$((6817 + RANDOM % 100))
 	SlurmdPort=$((6917 + RANDOM % 100))
-	KillWait=5
-	InactiveLimit=0
-	MinJobAge=2
 	NodeName=$host CPUs=64 State=UNKNOWN
 	PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
 	C
@@ -36,14 +55,9 @@ slurm_conf() {
 
 start_slurm() {
 	local dir=$1
-	mkdir -p "$dir/state" "$dir/spool" /run/munge /var/log/munge
+	mkdir -p "$dir/state" "$dir/spool"
 	chmod 755 "$dir"
-	if ! pgrep -x munged >/dev/null; then
-		[ -e /etc/munge/munge.key ] || mungekey --create >/dev/null 2>&1 || /usr/sbin/create-munge-key -f >/dev/null
-		chown munge:munge /run/munge /etc/munge/munge.key /var/log/munge 2>/dev/null || true
-		chmod 0700 /etc/munge 2>/dev/null || true
-		runuser -u munge -- /usr/sbin/munged --force
-	fi
+	start_munge
 	slurm_conf "$dir" >"$dir/slurm.conf"
 	# every Slurm command finds this configuration
 	mkdir -p /etc/slurm
