@@ -1,6 +1,7 @@
 /* podman-hpc-hook (also installed as hook_tool): the OCI prestart hook that
  * applies the enabled site modules inside a starting container: copy rules,
- * then bind rules, then the image's ldconfig, so injected libraries are found.
+ * then bind rules, then the image's ldconfig when a library was injected, so
+ * that it is found.
  *
  * It runs with the privileges of whoever runs podman (the user, in rootless
  * podman's user namespace; root for root's podman), before the container's
@@ -88,7 +89,7 @@ struct hook {
 	char *modules_dir;
 	int rootfd;
 	struct phpc_root_cache cache;
-	bool applied;               /* something was injected: run ldconfig */
+	bool needs_ldconfig;        /* a library or the loader's config was injected */
 	struct phpc_error *warning; /* not fatal: main() prints it */
 };
 
@@ -167,6 +168,16 @@ static void open_log(struct hook *h, struct phpc_error **warn)
 	       (int)h->state.pid, h->cfg.root_path);
 }
 
+/* Whether src injected at dst needs the image's ldconfig (rules.h); only a
+ * name that is not a library's costs a stat, to see a directory. */
+static bool injects_library(const char *src, const char *dst)
+{
+	if (phpc_rule_needs_ldconfig(dst, false))
+		return true;
+	struct stat st;
+	return stat(src, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* Applies one rule of a module: every match of its source, to its destination. */
 static int apply_rule(struct hook *h, const struct phpc_module *m, const char *text, bool bind,
                       struct phpc_error **err)
@@ -189,7 +200,8 @@ static int apply_rule(struct hook *h, const struct phpc_module *m, const char *t
 		r = bind ? phpc_root_bind(h->rootfd, &h->cache, matches.v[i], dsts.v[i], rule.ro,
 		                          err)
 		         : phpc_root_copy(h->rootfd, matches.v[i], dsts.v[i], err);
-		h->applied = h->applied || r == 0;
+		if (r == 0 && !h->needs_ldconfig)
+			h->needs_ldconfig = injects_library(matches.v[i], dsts.v[i]);
 	}
 	phpc_strv_clear(&matches);
 	phpc_strv_clear(&dsts);
@@ -359,8 +371,10 @@ static int run(struct hook *h, struct phpc_error **err)
 		logmsg("applying module %s (%s)", h->mods.m[i].name, h->mods.m[i].file);
 		r = apply_module(h, &h->mods.m[i], err);
 	}
-	if (r == 0 && h->applied)
+	if (r == 0 && h->needs_ldconfig)
 		run_ldconfig(h);
+	else if (r == 0)
+		logmsg("ldconfig: not needed (no library, directory or ld.so.conf injected)");
 	logmsg("done");
 	return r;
 }

@@ -411,26 +411,27 @@ int phpc_root_bind(int rootfd, struct phpc_root_cache *cache, const char *src, c
 	_cleanup_close_ int wdir = parent_dir(rootfd, cache, path, &base, err);
 	if (wdir < 0)
 		return wdir;
-	if (S_ISDIR(st.st_mode)) {
-		if (mkdirat(wdir, base, 0755) < 0 && errno != EEXIST)
-			return phpc_error_errno(err, errno, "cannot create the mount point %s",
-			                        path);
-	} else {
-		int fd =
-		    openat(wdir, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (fd >= 0)
-			close(fd);
-		else if (errno != EEXIST)
-			return phpc_error_errno(err, errno, "cannot create the mount point %s",
-			                        path);
+	/* A file this call creates is the mount point itself (the usual case: a
+	 * library bound into a directory of the image); the fd of its creation
+	 * serves as the target, saving a lookup and a stat per library. */
+	_cleanup_close_ int target = -1;
+	int r = S_ISDIR(st.st_mode)
+	            ? mkdirat(wdir, base, 0755)
+	            : (target = openat(wdir, base,
+	                               O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+	if (r < 0 && errno != EEXIST)
+		return phpc_error_errno(err, errno, "cannot create the mount point %s", path);
+	/* Otherwise the entry itself, unless the image put a symlink there: that
+	 * one is followed, inside the root. */
+	struct stat ts = {0};
+	if (target < 0) {
+		target = openat(wdir, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (target < 0)
+			return phpc_error_errno(err, errno, "cannot open the mount point %s", path);
+		if (fstat(target, &ts) < 0)
+			return phpc_error_errno(err, errno, "cannot open the mount point %s", path);
 	}
-	/* The entry itself, unless the image put a symlink there: that one is
-	 * followed, inside the root. */
-	_cleanup_close_ int target = openat(wdir, base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (target < 0)
-		return phpc_error_errno(err, errno, "cannot open the mount point %s", path);
-	struct stat ts;
-	if (fstat(target, &ts) == 0 && S_ISLNK(ts.st_mode)) {
+	if (r < 0 && S_ISLNK(ts.st_mode)) {
 		close(target);
 		target = phpc_root_openat(rootfd, path, O_PATH, 0);
 		if (target < 0)

@@ -211,3 +211,15 @@ int phpc_rule_glob(const struct phpc_rule *r, struct phpc_strv *matches, struct 
 	globfree(&g);
 	return 0;
 }
+
+bool phpc_rule_needs_ldconfig(const char *dst, bool is_dir)
+{
+	if (is_dir)
+		return true;
+	if (streq(dst, "/etc/ld.so.conf") || str_has_prefix(dst, "/etc/ld.so.conf.d/"))
+		return true;
+	const char *slash = strrchr(dst, '/');
+	const char *name = slash ? slash + 1 : dst;
+	return (str_has_prefix(name, "lib") || str_has_prefix(name, "ld-")) &&
+	       strstr(name, ".so") != NULL;
+}

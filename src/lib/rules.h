@@ -39,6 +39,16 @@ int phpc_rule_destinations(const struct phpc_rule *r, char *const *matches, stru
  * HOME for a leading ~), each once. */
 void phpc_rule_var_names(const char *text, struct phpc_strv *names);
 
+/* Whether injecting something at dst (a path inside the container, as
+ * phpc_rule_destinations gives it) can change what the image's dynamic
+ * loader finds, so that the image's ldconfig has to run afterwards: a shared
+ * library by ldconfig's own test of a name (it starts with "lib" or "ld-"
+ * and holds ".so"), a directory (it may hold libraries), or the loader's
+ * configuration (/etc/ld.so.conf, anything in /etc/ld.so.conf.d). A module
+ * that injects only tools, devices or data needs no ldconfig, which costs a
+ * few milliseconds per start on a small image and more on a large one. */
+bool phpc_rule_needs_ldconfig(const char *dst, bool is_dir);
+
 /* Expands the source glob on this host (sorted matches; none is not an error). */
 int phpc_rule_glob(const struct phpc_rule *r, struct phpc_strv *matches, struct phpc_error **err);
 

@@ -77,6 +77,24 @@ setup() {
 	grep -q 'ldconfig: done' "$log"
 }
 
+@test "a module that injects no library does not run the image's ldconfig" {
+	cat >"$PODMANHPC_MODULES_DIR/tool.yaml" <<-Y
+	name: tool
+	cli_arg: tool
+	env: ENABLE_TOOL
+	bind:
+	  - $FAKE_GPU/bin/nvidia-smi:/usr/bin/phpc-tool
+	  - /dev/null:/dev/phpc-null
+	Y
+	log=$BATS_TEST_TMPDIR/hook.log
+	run "$PHPC" run --rm --tool -e LOG_PLUGIN="$log" "$GIMG" sh -c 'phpc-tool; test -c /dev/phpc-null && echo dev-ok'
+	rm -f "$PODMANHPC_MODULES_DIR/tool.yaml"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *dev-ok* ]]
+	grep -q 'ldconfig: not needed' "$log"
+	! grep -q 'ldconfig: done' "$log" || false
+}
+
 @test "an image's symlinks cannot make the hook write outside the container" {
 	victim=$BATS_TEST_TMPDIR/host-victim
 	mkdir -p "$victim"

@@ -30,6 +30,13 @@ setup() {
 	copy:
 	  - x.conf:/etc/x.conf
 	Y
+	add_module ldmod <<-Y
+	name: ldmod
+	cli_arg: ldmod
+	env: ENABLE_LDMOD
+	copy:
+	  - x.conf:/etc/ld.so.conf.d/x.conf
+	Y
 	add_module home <<-Y
 	name: home
 	cli_arg: home
@@ -404,7 +411,8 @@ hardlinked_destination() { echo "image data" >etc/orig.conf && ln etc/orig.conf 
 	log=$BATS_TEST_TMPDIR/hook.log
 	echo "PRIOR LINE $victim/secret-path" >"$log"
 	chmod 600 "$log"
-	run_bounded "$PHPC" run --rm --xmod -e LOG_PLUGIN="$log" localhost/phpc-evil-ldc \
+	# ldmod injects loader configuration: the image's ldconfig runs
+	run_bounded "$PHPC" run --rm --ldmod -e LOG_PLUGIN="$log" localhost/phpc-evil-ldc \
 		sh -c 'cat /tmp/ran; cat /tmp/leaked 2>/dev/null | wc -c'
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = x ]   # the image's ldconfig did run

@@ -133,12 +133,34 @@ static void test_var_names(void **state)
 	phpc_strv_clear(&n);
 }
 
+static void test_needs_ldconfig(void **state)
+{
+	(void)state;
+	/* libraries, by the name ldconfig itself looks at */
+	assert_true(phpc_rule_needs_ldconfig("/usr/lib64/libcuda.so.1", false));
+	assert_true(phpc_rule_needs_ldconfig("/usr/lib64/libnvidia-ml.so.550.54.15", false));
+	assert_true(phpc_rule_needs_ldconfig("/opt/x/lib/libfoo.so", false));
+	assert_true(phpc_rule_needs_ldconfig("/lib64/ld-linux-x86-64.so.2", false));
+	/* the loader's configuration, and directories (they may hold libraries) */
+	assert_true(phpc_rule_needs_ldconfig("/etc/ld.so.conf.d/02-gpu.conf", false));
+	assert_true(phpc_rule_needs_ldconfig("/etc/ld.so.conf", false));
+	assert_true(phpc_rule_needs_ldconfig("/opt/cray/pe", true));
+	/* tools, devices, data: nothing the loader looks up */
+	assert_false(phpc_rule_needs_ldconfig("/usr/bin/nvidia-smi", false));
+	assert_false(phpc_rule_needs_ldconfig("/dev/nvidia0", false));
+	assert_false(phpc_rule_needs_ldconfig("/etc/x.conf", false));
+	assert_false(phpc_rule_needs_ldconfig("/etc/ld.so.conf.d", false));
+	assert_false(phpc_rule_needs_ldconfig("/etc/ld.so.preload.bak", false));
+	assert_false(phpc_rule_needs_ldconfig("/usr/share/libfoo/README", false));
+	assert_false(phpc_rule_needs_ldconfig("/usr/lib64/python3/site.py", false));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_expansion), cmocka_unit_test(test_forms),
 	    cmocka_unit_test(test_skips),     cmocka_unit_test(test_normalize),
-	    cmocka_unit_test(test_var_names),
+	    cmocka_unit_test(test_var_names), cmocka_unit_test(test_needs_ldconfig),
 	};
 	return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
 }
