@@ -61,6 +61,12 @@ def main():
         subprocess.run(["podman-hpc", "import", "--quiet",
                         os.path.join(ENV["BENCH_DIR"], "tiny.tar"), IMG],
                        env=ENV, check=True, stdout=subprocess.DEVNULL)
+    if ENV.get("BENCH_PART") != "join":
+        steps()
+    join()
+
+
+def steps():
     single = med(lambda: timed(["podman-hpc", "run", "--rm", IMG, "true"], ENV))
     print(f"one podman-hpc run --rm IMG true: {single * 1000:.1f} ms (medians of {RUNS})")
     for n in [1, 8, 32, 64]:
@@ -72,7 +78,11 @@ def main():
               f"srun {srun * 1000:6.1f} ms (ratio {srun / single:.2f}; srun -n {n} true "
               f"alone {srun_true * 1000:.1f} ms)")
     print("target: 64 tasks <= 1.5 x one run")
-    # one task joining a running shared container, against podman exec
+
+
+def join():
+    """One task joining a running shared container, against podman exec and
+    against starting /bin/true (the floor of any process start)."""
     job = {"SLURM_JOB_ID": "bench", "SLURM_STEP_ID": str(os.getpid()),
            "SLURM_STEP_TASKS_PER_NODE": "2"}
     leader = subprocess.Popen(["podman-hpc", "shared-run", IMG, "sleep", "60"],
@@ -82,13 +92,18 @@ def main():
         if subprocess.run(["podman-hpc", "container", "exists", name], env=ENV).returncode == 0:
             break
         time.sleep(0.1)
-    tj = [timed(["podman-hpc", "shared-run", IMG, "true"], dict(ENV, SLURM_LOCALID="1", **job))
-          for _ in range(RUNS * 4)]
-    te = [timed(["podman-hpc", "exec", name, "true"], ENV) for _ in range(RUNS * 4)]
-    tt = [timed(["/bin/true"], ENV) for _ in range(RUNS * 4)]
-    print(f"one task joining the running container: {statistics.median(tj) * 1000:.1f} ms "
-          f"(podman exec: {statistics.median(te) * 1000:.1f} ms; process start floor "
-          f"{statistics.median(tt) * 1000:.1f} ms; medians of {RUNS * 4}; target <= 10 ms)")
+    task = dict(ENV, SLURM_LOCALID="1", **job)
+    timed(["podman-hpc", "shared-run", IMG, "true"], task)  # the container is up
+    tj, tt, te = [], [], []
+    for _ in range(RUNS * 4):  # alternating: drift hits both alike
+        tj.append(timed(["podman-hpc", "shared-run", IMG, "true"], task))
+        tt.append(timed(["/bin/true"], ENV))
+    for _ in range(RUNS):
+        te.append(timed(["podman-hpc", "exec", name, "true"], ENV))
+    j, t = statistics.median(tj), statistics.median(tt)
+    print(f"one task joining the running container: {j * 1000:.2f} ms, {(j - t) * 1000:.2f} ms "
+          f"above starting /bin/true ({t * 1000:.2f} ms; medians of {RUNS * 4} alternating); "
+          f"podman exec: {statistics.median(te) * 1000:.1f} ms; target <= 3 ms")
     leader.kill()
     leader.wait()
 
