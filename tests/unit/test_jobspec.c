@@ -1,0 +1,212 @@
+/* pman's job description: fields, bundled errors, the command, quoting and
+ * the status mappings (src/lib/jobspec.h). */
+#include "testutil.h"
+
+#include "jobspec.h"
+
+#include <errno.h>
+
+#define GOOD                                                                                   \
+	"\"jid\": \"/chris-jid-1\", \"args\": [\"--saveinputmeta\", \"--inputdir\", "          \
+	"\"/x/y\", \"--level\", \"3\"], \"args_path_flags\": [\"--inputdir\"], \"auid\": "     \
+	"\"cube\", \"number_of_workers\": \"1\", \"cpu_limit\": 1000, \"memory_limit\": 200, " \
+	"\"gpu_limit\": 0, \"image\": \"fnndsc/pl-simplefsapp\", \"entrypoint\": "             \
+	"[\"python3\", \"/usr/local/bin/simplefsapp\"], \"type\": \"ds\", \"env\": "           \
+	"[\"A=1\"], \"input_dir\": \"/key-1/incoming/\", \"output_dir\": \"key-1/outgoing\""
+
+static int parse(const char *body, struct phpc_job_spec *s, struct json_object **msg)
+{
+	return phpc_job_spec_parse(body, strlen(body), s, msg);
+}
+
+/* The error body's message for a body, as JSON text. */
+static char *message_of(const char *body)
+{
+	struct phpc_job_spec s;
+	struct json_object *msg = NULL;
+	assert_int_equal(parse(body, &s, &msg), -EINVAL);
+	assert_non_null(msg);
+	char *text = phpc_xstrdup(json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN));
+	json_object_put(msg);
+	return text;
+}
+
+static void test_good(void **state)
+{
+	(void)state;
+	struct phpc_job_spec s;
+	struct json_object *msg = NULL;
+	assert_int_equal(parse("{" GOOD "}", &s, &msg), 0);
+	assert_null(msg);
+	assert_string_equal(s.jid, "chris-jid-1");
+	assert_int_equal(s.number_of_workers, 1);
+	assert_int_equal(s.cpu_limit, 1000);
+	assert_string_equal(s.input_dir, "key-1/incoming");
+	assert_string_equal(s.output_dir, "key-1/outgoing");
+	char **cmd = phpc_job_cmd(&s);
+	const char *want[] = {"python3",
+	                      "/usr/local/bin/simplefsapp",
+	                      "--saveinputmeta",
+	                      "--inputdir",
+	                      "/share/incoming",
+	                      "--level",
+	                      "3",
+	                      "/share/incoming",
+	                      "/share/outgoing",
+	                      NULL};
+	assert_argv_equal(cmd, want);
+	phpc_strv_free(cmd);
+	phpc_job_spec_clear(&s);
+}
+
+static void test_missing_fields_bundled(void **state)
+{
+	(void)state;
+	_cleanup_free_ char *m = message_of("{}");
+	const char *fields[] = {"jid",        "args",         "auid",      "number_of_workers",
+	                        "cpu_limit",  "memory_limit", "gpu_limit", "image",
+	                        "entrypoint", "type",         "input_dir", "output_dir"};
+	for (size_t i = 0; i < sizeof(fields) / sizeof(*fields); i++) {
+		_cleanup_free_ char *k =
+		    phpc_xasprintf("\"%s\":\"Missing required parameter", fields[i]);
+		if (!strstr(m, k))
+			fail_msg("no error for %s in %s", fields[i], m);
+	}
+	/* the optional ones are not named */
+	assert_null(strstr(m, "\"env\""));
+	assert_null(strstr(m, "args_path_flags"));
+}
+
+static void test_bad_values(void **state)
+{
+	(void)state;
+	struct {
+		const char *patch, *field, *why;
+	} cases[] = {
+	    {"\"type\": \"xs\"", "type", "xs is not a valid choice"},
+	    {"\"cpu_limit\": \"1.5\"", "cpu_limit",
+	     "invalid literal for int() with base 10: '1.5'"},
+	    {"\"cpu_limit\": 1.5", "cpu_limit", "must be an integer"},
+	    {"\"memory_limit\": -1", "memory_limit", "must be at least 0"},
+	    {"\"number_of_workers\": 0", "number_of_workers", "must be at least 1"},
+	    {"\"jid\": \"a b\"", "jid", "must be 1 to 128"},
+	    {"\"jid\": \"-x\"", "jid", "must be 1 to 128"},
+	    {"\"jid\": \"///\"", "jid", "must be 1 to 128"},
+	    {"\"args\": \"--x\"", "args", "must be a list of strings"},
+	    {"\"args\": [1]", "args", "item 0 is not one"},
+	    {"\"image\": \"--privileged\"", "image", "is not an image name"},
+	    {"\"image\": \"a b\"", "image", "is not an image name"},
+	    {"\"input_dir\": \"../outside/incoming\"", "input_dir", "no \\\"..\\\""},
+	    {"\"input_dir\": \"a/../../b\"", "input_dir", "no \\\"..\\\""},
+	    {"\"output_dir\": \"/\"", "output_dir", "must name a directory"},
+	    {"\"output_dir\": \"a,b\"", "output_dir", "must not contain"},
+	    {"\"output_dir\": \"a\\nb\"", "output_dir", "must not contain"},
+	    {"\"auid\": \"a\\u0000b\"", "auid", "without NUL"},
+	    {"\"env\": {}", "env", "must be a list"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		/* a later member replaces the earlier one (json-c keeps the last) */
+		_cleanup_free_ char *body = phpc_xasprintf("{" GOOD ", %s}", cases[i].patch);
+		_cleanup_free_ char *m = message_of(body);
+		_cleanup_free_ char *k = phpc_xasprintf("\"%s\":\"", cases[i].field);
+		if (!strstr(m, k) || !strstr(m, cases[i].why))
+			fail_msg("%s: got %s", cases[i].patch, m);
+		/* only that field */
+		assert_int_equal(m[0], '{');
+		assert_null(strstr(m + 1, "\",\""));
+	}
+}
+
+static void test_string_messages(void **state)
+{
+	(void)state;
+	struct {
+		const char *body, *want;
+	} cases[] = {
+	    {"{" GOOD ", \"entrypoint\": []}", "\"\\\"entrypoint\\\" cannot be empty\""},
+	    {"{" GOOD ", \"env\": [\"A\"]}",
+	     "\"\\\"env\\\" must be a list of \\\"key=value\\\" strings\""},
+	    {"{" GOOD ", \"env\": [\"=x\"]}",
+	     "\"\\\"env\\\" must be a list of \\\"key=value\\\" strings\""},
+	    {"[1, 2]", "\"the request body must be a JSON object\""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		_cleanup_free_ char *m = message_of(cases[i].body);
+		if (strcmp(m, cases[i].want) != 0)
+			fail_msg("%s: got %s, want %s", cases[i].body, m, cases[i].want);
+	}
+	const char *bad[] = {"{", "{\"jid\": }", "{} x", "", "\xff"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		_cleanup_free_ char *m = message_of(bad[i]);
+		if (!strstr(m, "Failed to decode JSON object: "))
+			fail_msg("%s: got %s", bad[i], m);
+	}
+}
+
+static void test_cmd_forms(void **state)
+{
+	(void)state;
+	char *args[] = {"--in", NULL};
+	char *flags[] = {"--in", NULL};
+	char *ep[] = {"app", NULL};
+	struct phpc_job_spec s = {
+	    .args = args, .args_path_flags = flags, .entrypoint = ep, .type = "fs"};
+	char **cmd = phpc_job_cmd(&s);
+	/* a flag that ends the list gets the input directory too; no
+	 * /share/incoming appended for an fs job */
+	const char *want[] = {"app", "--in", "/share/incoming", "/share/outgoing", NULL};
+	assert_argv_equal(cmd, want);
+	phpc_strv_free(cmd);
+}
+
+static void test_quoting(void **state)
+{
+	(void)state;
+	char *cmd[] = {"/bin/sh", "-c",   "cp /share/incoming/in.txt /share/outgoing/out.txt",
+	               "",        "it's", "a=b,c:d@e%f+g",
+	               "é",       NULL};
+	_cleanup_free_ char *s = phpc_job_cmd_string(cmd);
+	assert_string_equal(s, "/bin/sh -c 'cp /share/incoming/in.txt /share/outgoing/out.txt' "
+	                       "'' 'it'\"'\"'s' a=b,c:d@e%f+g 'é'");
+}
+
+static void test_status(void **state)
+{
+	(void)state;
+	assert_string_equal(
+	    phpc_job_status_name(phpc_job_status_from_container("running", false, 0)), "started");
+	assert_int_equal(phpc_job_status_from_container("paused", false, 0), PHPC_JOB_STARTED);
+	assert_int_equal(phpc_job_status_from_container("created", false, 0), PHPC_JOB_NOTSTARTED);
+	assert_int_equal(phpc_job_status_from_container("exited", false, 0), PHPC_JOB_SUCCESS);
+	assert_int_equal(phpc_job_status_from_container("exited", false, 3), PHPC_JOB_ERROR);
+	assert_int_equal(phpc_job_status_from_container("exited", true, 0), PHPC_JOB_ERROR);
+	assert_int_equal(phpc_job_status_from_container("removing", false, 0), PHPC_JOB_UNDEFINED);
+	assert_int_equal(phpc_job_status_from_container(NULL, false, 0), PHPC_JOB_UNDEFINED);
+	assert_string_equal(phpc_job_status_name(PHPC_JOB_SUCCESS), "finishedSuccessfully");
+	assert_string_equal(phpc_job_status_name(PHPC_JOB_ERROR), "finishedWithError");
+	assert_string_equal(phpc_job_status_name(PHPC_JOB_NOTSTARTED), "notstarted");
+	assert_string_equal(phpc_job_status_name(PHPC_JOB_UNDEFINED), "undefined");
+
+	assert_int_equal(phpc_job_status_from_slurm("PENDING", -1), PHPC_JOB_NOTSTARTED);
+	assert_int_equal(phpc_job_status_from_slurm("RUNNING", -1), PHPC_JOB_STARTED);
+	assert_int_equal(phpc_job_status_from_slurm("COMPLETED", 0), PHPC_JOB_SUCCESS);
+	assert_int_equal(phpc_job_status_from_slurm("FAILED", 2), PHPC_JOB_ERROR);
+	assert_int_equal(phpc_job_status_from_slurm("CANCELLED by 1001", -1), PHPC_JOB_ERROR);
+	assert_int_equal(phpc_job_status_from_slurm("TIMEOUT", -1), PHPC_JOB_ERROR);
+	assert_int_equal(phpc_job_status_from_slurm("RUNNINGX", -1), PHPC_JOB_UNDEFINED);
+	/* gone from Slurm's memory: the recorded exit code decides */
+	assert_int_equal(phpc_job_status_from_slurm("", 0), PHPC_JOB_SUCCESS);
+	assert_int_equal(phpc_job_status_from_slurm(NULL, 1), PHPC_JOB_ERROR);
+	assert_int_equal(phpc_job_status_from_slurm(NULL, -1), PHPC_JOB_UNDEFINED);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_good),       cmocka_unit_test(test_missing_fields_bundled),
+	    cmocka_unit_test(test_bad_values), cmocka_unit_test(test_string_messages),
+	    cmocka_unit_test(test_cmd_forms),  cmocka_unit_test(test_quoting),
+	    cmocka_unit_test(test_status),
+	};
+	return cmocka_run_group_tests_name("jobspec", tests, NULL, NULL);
+}
