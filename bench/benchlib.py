@@ -20,3 +20,17 @@ def alternate(a, env_a, b, env_b, runs):
         ta.append(timed(a, env_a))
         tb.append(timed(b, env_b))
     return statistics.median(ta), statistics.median(tb)
+
+
+def paired(a, env_a, b, env_b, runs):
+    """Like alternate, plus the median of the per-pair differences b - a,
+    which a slow phase of the machine shifts less than a difference of
+    medians: (median a, median b, median of b - a)."""
+    timed(a, env_a)
+    timed(b, env_b)
+    ta, tb = [], []
+    for _ in range(runs):
+        ta.append(timed(a, env_a))
+        tb.append(timed(b, env_b))
+    return (statistics.median(ta), statistics.median(tb),
+            statistics.median(y - x for x, y in zip(ta, tb)))
