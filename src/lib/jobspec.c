@@ -438,3 +438,72 @@ enum phpc_job_status phpc_job_status_from_slurm(const char *state, int exit_code
 		return PHPC_JOB_UNDEFINED;
 	return exit_code == 0 ? PHPC_JOB_SUCCESS : PHPC_JOB_ERROR;
 }
+
+/* The length of the valid UTF-8 sequence at p (at most left bytes), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t left)
+{
+	unsigned char c = p[0];
+	size_t n;
+	unsigned int cp;
+	if (c < 0x80)
+		return c ? 1 : 0;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (left < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+char *phpc_utf8_sanitize(const char *text, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	char *out = phpc_xmalloc(len * 3 + 1), *w = out;
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq(p + i, len - i);
+		if (n) {
+			memcpy(w, p + i, n);
+			w += n;
+			i += n;
+		} else {
+			memcpy(w, "\xef\xbf\xbd", 3);
+			w += 3;
+			i++;
+		}
+	}
+	*w = '\0';
+	return out;
+}
+
+const char *phpc_tail_lines(const char *text, size_t len, long n)
+{
+	if (n <= 0)
+		return text + len;
+	size_t end = len;
+	if (end && text[end - 1] == '\n')
+		end--;
+	long seen = 0;
+	for (size_t i = end; i > 0; i--) {
+		if (text[i - 1] == '\n' && ++seen == n)
+			return text + i;
+	}
+	return text;
+}

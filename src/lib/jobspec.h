@@ -77,4 +77,13 @@ enum phpc_job_status phpc_job_status_from_container(const char *state, bool oom_
  * job status. */
 enum phpc_job_status phpc_job_status_from_slurm(const char *state, int exit_code);
 
+/* text with every byte that is not part of valid UTF-8 replaced by U+FFFD
+ * (a JSON string must be UTF-8; pman decodes logs with errors='replace'),
+ * and NUL by U+FFFD too: the C string is all of the text. */
+char *phpc_utf8_sanitize(const char *text, size_t len);
+
+/* The last n lines of text (all of it when it has fewer): a pointer into
+ * text. A final newline does not start a line. */
+const char *phpc_tail_lines(const char *text, size_t len, long n);
+
 #endif

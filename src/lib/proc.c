@@ -4,8 +4,11 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <time.h>
 
 static int capture(char *const *argv, char *const *envp, bool quiet, char **out, size_t *out_len,
                    int *status, struct phpc_error **err)
@@ -77,6 +80,129 @@ int phpc_spawn_capture_quiet(char *const *argv, char *const *envp, char **out, i
                              struct phpc_error **err)
 {
 	return capture(argv, envp, true, out, NULL, status, err);
+}
+
+struct sink {
+	char *buf;
+	size_t n, cap, max;
+};
+
+/* Reads what is there; returns false at the end of the stream. */
+static bool drain(int fd, struct sink *s)
+{
+	char tmp[8192];
+	ssize_t k = read(fd, tmp, sizeof(tmp));
+	if (k < 0)
+		return errno == EINTR || errno == EAGAIN;
+	if (k == 0)
+		return false;
+	size_t take = s->n < s->max ? s->max - s->n : 0;
+	if (take > (size_t)k)
+		take = (size_t)k;
+	if (take) {
+		if (!s->buf || s->n + take + 1 > s->cap) {
+			s->cap = (s->n + take + 1) * 2;
+			s->buf = phpc_xrealloc(s->buf, s->cap);
+		}
+		memcpy(s->buf + s->n, tmp, take);
+		s->n += take;
+	}
+	return true;
+}
+
+static long long now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+int phpc_spawn_run(char *const *argv, char *const *envp, int timeout_ms, size_t max, char **out,
+                   char **errout, int *status, struct phpc_error **err)
+{
+	int po[2], pe[2];
+	if (pipe2(po, O_CLOEXEC) < 0)
+		return phpc_error_errno(err, errno, "pipe");
+	if (pipe2(pe, O_CLOEXEC) < 0) {
+		close(po[0]);
+		close(po[1]);
+		return phpc_error_errno(err, errno, "pipe");
+	}
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, po[1], STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, errout ? pe[1] : po[1], STDERR_FILENO);
+	/* the caller's signal mask and dispositions are not the child's */
+	posix_spawnattr_t at;
+	posix_spawnattr_init(&at);
+	sigset_t none, all;
+	sigemptyset(&none);
+	sigfillset(&all);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	pid_t pid;
+	int r = posix_spawn(&pid, argv[0], &fa, &at, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	close(po[1]);
+	close(pe[1]);
+	if (r != 0) {
+		close(po[0]);
+		close(pe[0]);
+		return phpc_error_errno(err, r, "cannot run %s", argv[0]);
+	}
+	struct sink so = {.max = max}, se = {.max = max};
+	struct pollfd p[2] = {{.fd = po[0], .events = POLLIN}, {.fd = pe[0], .events = POLLIN}};
+	long long deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+	while (p[0].fd >= 0 || p[1].fd >= 0) {
+		int wait = -1;
+		if (deadline) {
+			long long left = deadline - now_ms();
+			wait = left > 0 ? (int)left : 0;
+		}
+		int n = poll(p, 2, wait);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n == 0) {
+			/* its pipes may outlive it in a grandchild: stop
+			 * waiting for them too */
+			kill(pid, SIGKILL);
+			break;
+		}
+		for (int i = 0; i < 2 && n > 0; i++) {
+			if (p[i].fd < 0 || !p[i].revents)
+				continue;
+			if (!drain(p[i].fd, i == 0 ? &so : &se)) {
+				close(p[i].fd);
+				p[i].fd = -1;
+			}
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		if (p[i].fd >= 0)
+			close(p[i].fd);
+	while (waitpid(pid, status, 0) < 0) {
+		if (errno != EINTR) {
+			free(so.buf);
+			free(se.buf);
+			return phpc_error_errno(err, errno, "waiting for %s", argv[0]);
+		}
+	}
+	if (out) {
+		*out = so.buf ? so.buf : phpc_xstrdup("");
+		(*out)[so.n] = '\0';
+		so.buf = NULL;
+	}
+	if (errout) {
+		*errout = se.buf ? se.buf : phpc_xstrdup("");
+		(*errout)[se.n] = '\0';
+		se.buf = NULL;
+	}
+	free(so.buf);
+	free(se.buf);
+	return 0;
 }
 
 int phpc_spawn_wait(char *const *argv, char *const *envp, int *status, struct phpc_error **err)

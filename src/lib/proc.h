@@ -14,6 +14,15 @@ int phpc_spawn_capture(char *const *argv, char *const *envp, char **out, size_t 
 int phpc_spawn_capture_quiet(char *const *argv, char *const *envp, char **out, int *status,
                              struct phpc_error **err);
 
+/* For a long-lived caller (the job service): runs argv[0] (a path) with
+ * envp and stdin on /dev/null, capturing stdout and stderr separately (each
+ * cut at max bytes, the rest read and dropped), killing it after timeout_ms
+ * (0: no limit; then *status says SIGKILL). With errout NULL, stderr goes
+ * to out with stdout, in the order written (out may be NULL: both
+ * dropped). Returns 0 with the wait status, or an error if it could not run. */
+int phpc_spawn_run(char *const *argv, char *const *envp, int timeout_ms, size_t max, char **out,
+                   char **errout, int *status, struct phpc_error **err);
+
 /* Runs argv[0] (a path) with envp, inheriting stdio, and waits for it. */
 int phpc_spawn_wait(char *const *argv, char *const *envp, int *status, struct phpc_error **err);
 

@@ -78,7 +78,7 @@ cluster_conf() { # dir nnodes
 	SlurmdPort=$((port + 100))
 	C
 	for k in $(seq "$n"); do
-		echo "NodeName=node$k NodeHostname=node$k NodeAddr=$CLUSTER_NET.$((10 + k)) CPUs=16 State=UNKNOWN"
+		echo "NodeName=node$k NodeHostname=node$k NodeAddr=$CLUSTER_NET.$((10 + k)) CPUs=16 RealMemory=4096 State=UNKNOWN"
 	done
 	echo "PartitionName=debug Nodes=node[1-$n] Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES"
 }

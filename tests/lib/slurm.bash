@@ -48,7 +48,7 @@ slurm_conf() {
 	SlurmdLogFile=$dir/slurmd.log
 	SlurmctldPort=$((6817 + RANDOM % 100))
 	SlurmdPort=$((6917 + RANDOM % 100))
-	NodeName=$host CPUs=64 State=UNKNOWN
+	NodeName=$host CPUs=64 RealMemory=4096 State=UNKNOWN
 	PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
 	C
 }

@@ -200,13 +200,31 @@ static void test_status(void **state)
 	assert_int_equal(phpc_job_status_from_slurm(NULL, -1), PHPC_JOB_UNDEFINED);
 }
 
+static void test_utf8_and_tail(void **state)
+{
+	(void)state;
+	const char in[] = "ok \xc3\xa9 \xff \xe2\x82 \xed\xa0\x80 \xf0\x9f\x98\x80 \xc0\xaf";
+	_cleanup_free_ char *s = phpc_utf8_sanitize(in, sizeof(in) - 1);
+	assert_string_equal(s, "ok \xc3\xa9 \xef\xbf\xbd \xef\xbf\xbd\xef\xbf\xbd "
+	                       "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd \xf0\x9f\x98\x80 "
+	                       "\xef\xbf\xbd\xef\xbf\xbd");
+	_cleanup_free_ char *z = phpc_utf8_sanitize("a\0b", 3);
+	assert_string_equal(z, "a\xef\xbf\xbd"
+	                       "b");
+	const char *t = "1\n2\n3\n";
+	assert_string_equal(phpc_tail_lines(t, strlen(t), 2), "2\n3\n");
+	assert_string_equal(phpc_tail_lines(t, strlen(t), 5), t);
+	assert_string_equal(phpc_tail_lines(t, strlen(t), 0), "");
+	assert_string_equal(phpc_tail_lines("a\nb", 3, 1), "b");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_good),       cmocka_unit_test(test_missing_fields_bundled),
 	    cmocka_unit_test(test_bad_values), cmocka_unit_test(test_string_messages),
 	    cmocka_unit_test(test_cmd_forms),  cmocka_unit_test(test_quoting),
-	    cmocka_unit_test(test_status),
+	    cmocka_unit_test(test_status),     cmocka_unit_test(test_utf8_and_tail),
 	};
 	return cmocka_run_group_tests_name("jobspec", tests, NULL, NULL);
 }

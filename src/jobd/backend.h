@@ -1,0 +1,33 @@
+/* Where jobs run: podman-hpc on this machine (CONTAINER_ENV=podman), or a
+ * Slurm batch job that runs the container through podman-hpc on the
+ * allocated nodes (CONTAINER_ENV=slurm). Every call runs a program
+ * (podman-hpc, sbatch, scontrol, scancel) with a time limit and returns
+ * errors; nothing here exits or prints: it runs inside the service. */
+#ifndef PHPC_JOBD_BACKEND_H
+#define PHPC_JOBD_BACKEND_H
+
+#include "jobd.h"
+
+/* Hands a job to the backend; *backend_id gets its id (a container id, a
+ * Slurm job id). -EEXIST: the backend already has a job of that jid (one
+ * submitted before the service was killed): it is never started twice. */
+int backend_submit(const struct jobd_config *c, const struct phpc_job_spec *s, char **backend_id,
+                   struct phpc_error **err);
+
+/* Whether the backend has a job of that jid (0, *backend_id set) or not
+ * (-ENOENT): asked at start-up for jobs recorded but not marked submitted. */
+int backend_find(const struct jobd_config *c, const char *jid, char **backend_id,
+                 struct phpc_error **err);
+
+/* A live job's state. A job the backend no longer knows is out->gone. */
+int backend_state(const struct jobd_config *c, const struct jobd_job *j, struct jobd_state *out,
+                  struct phpc_error **err);
+
+/* The last c->logs_tail lines of its output, valid UTF-8. */
+int backend_logs(const struct jobd_config *c, const struct jobd_job *j, char **logs,
+                 struct phpc_error **err);
+
+/* Stops and removes the job and everything the backend kept of it. */
+int backend_remove(const struct jobd_config *c, const struct jobd_job *j, struct phpc_error **err);
+
+#endif

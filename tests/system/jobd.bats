@@ -1,0 +1,278 @@
+#!/usr/bin/env bats
+# podman-hpc-jobd, the job service with pman's API, as root and as the
+# unprivileged user: the real service, real podman (and real Slurm, started
+# by tests/run-all), driven with curl as pfcon drives pman.
+# shellcheck disable=SC2154,SC2034,SC2016 # status_code and body are set by post and
+# req; JOBD_* are read by tests/lib/jobd.bash; the sh -c scripts are the jobs'
+
+load ../lib/common
+load ../lib/jobd
+
+setup_file() {
+	phpc_env
+	ensure_image
+	command -v podman-hpc-jobd >/dev/null || skip "podman-hpc-jobd is not installed"
+}
+
+setup() {
+	phpc_env
+	JOBD_TOKEN=
+	JOBD_PORT=
+}
+
+teardown() {
+	jobd_stop
+	"$PHPC" ps -aq --filter label=podman-hpc-jobd=1 | xargs -r "$PHPC" rm -f >/dev/null 2>&1 || true
+}
+
+@test "jobd: pman's flow: POST, the container named jid with the mounts, finished, output, DELETE, gone" {
+	jobd_start "$BATS_TEST_TMPDIR"
+	req GET /
+	[ "$status_code" = 200 ]
+	[ "$(jq -r .container_env <<<"$body")" = podman ]
+	[ "$(jq -r .storage_type <<<"$body")" = host ]
+	job_input j1
+	post "$(job_json j1 'cp /share/incoming/in.txt /share/outgoing/out.txt; echo "$GREETING from $0"')"
+	[ "$status_code" = 201 ]
+	[ "$(jq -r .status <<<"$body")" = notstarted ]
+	[ "$(jq -r .cmd <<<"$body")" = "/bin/sh -c 'cp /share/incoming/in.txt /share/outgoing/out.txt; echo \"\$GREETING from \$0\"' /share/outgoing" ]
+	wait_status j1 finishedSuccessfully
+	[ "$(jq -r .message <<<"$body")" = exited ]
+	[ "$(jq -r .logs <<<"$body")" = "hello from /share/outgoing" ]
+	[ "$(jq -r .timestamp <<<"$body")" != "" ]
+	[ "$(cat "$BATS_TEST_TMPDIR/sb/key-j1/outgoing/out.txt")" = "input of j1" ]
+	mounts=$("$PHPC" container inspect j1 --format '{{range .Mounts}}{{.Source}}>{{.Destination}}:{{.RW}} {{end}}')
+	[[ "$mounts" == *"$BATS_TEST_TMPDIR/sb/key-j1/incoming>/share/incoming:false"* ]]
+	[[ "$mounts" == *"$BATS_TEST_TMPDIR/sb/key-j1/outgoing>/share/outgoing:true"* ]]
+	req DELETE /j1/
+	[ "$status_code" = 204 ]
+	[ -z "$body" ]
+	run "$PHPC" container exists j1
+	[ "$status" -eq 1 ]
+	req GET /j1/
+	[ "$status_code" = 404 ]
+	# a finished job's status is kept: a second GET is the same
+}
+
+@test "jobd: every bad request is a 4xx with pman's message, and nothing is created" {
+	jobd_start "$BATS_TEST_TMPDIR"
+	job_input b1
+	good=$(job_json b1 true)
+	post '{}'
+	[ "$status_code" = 400 ]
+	for f in jid args auid number_of_workers cpu_limit memory_limit gpu_limit image entrypoint type input_dir output_dir; do
+		[ "$(jq -r ".message.$f" <<<"$body")" = "Missing required parameter in the JSON body or the post body or the query string" ]
+	done
+	out=$(curl -s -w ' %{http_code}' -d "$good" "$JOBD_URL/")
+	[ "$out" = "{\"message\":\"Did not attempt to load JSON data because the request Content-Type was not 'application/json'.\"} 400" ]
+	post '{"jid": "x",'
+	[ "$status_code" = 400 ]
+	[[ "$(jq -r .message <<<"$body")" == "Failed to decode JSON object: "* ]]
+	post "$(jq -c '.type = "xs"' <<<"$good")"
+	[ "$status_code" = 400 ]
+	[ "$(jq -r .message.type <<<"$body")" = "xs is not a valid choice" ]
+	post "$(jq -c '.cpu_limit = "1.5"' <<<"$good")"
+	[ "$status_code" = 400 ]
+	[[ "$(jq -r .message.cpu_limit <<<"$body")" == *"'1.5'"* ]]
+	post "$(jq -c '.number_of_workers = 2' <<<"$good")"
+	[ "$status_code" = 400 ]
+	[[ "$(jq -r .message <<<"$body")" == "number_of_workers must be 1 with CONTAINER_ENV=podman"* ]]
+	post "$(jq -c '.entrypoint = []' <<<"$good")"
+	[ "$(jq -r .message <<<"$body")" = '"entrypoint" cannot be empty' ]
+	post "$(jq -c '.env = ["NOEQUALS"]' <<<"$good")"
+	[ "$(jq -r .message <<<"$body")" = '"env" must be a list of "key=value" strings' ]
+	# paths that leave STOREBASE: "..", a symlink, a missing input directory
+	mkdir -p "$BATS_TEST_TMPDIR/outside/incoming"
+	post "$(jq -c '.input_dir = "../outside/incoming"' <<<"$good")"
+	[ "$status_code" = 400 ]
+	[[ "$(jq -r .message.input_dir <<<"$body")" == *'no ".."'* ]]
+	ln -s "$BATS_TEST_TMPDIR/outside" "$BATS_TEST_TMPDIR/sb/link"
+	post "$(jq -c '.input_dir = "link/incoming"' <<<"$good")"
+	[ "$status_code" = 400 ]
+	[[ "$(jq -r .message.input_dir <<<"$body")" == *"symbolic link"* ]]
+	post "$(jq -c '.output_dir = "link/new"' <<<"$good")"
+	[ "$status_code" = 400 ]
+	[ ! -e "$BATS_TEST_TMPDIR/outside/new" ]
+	post "$(jq -c '.input_dir = "nothere/incoming"' <<<"$good")"
+	[ "$status_code" = 400 ]
+	[ "$(jq -r .message.input_dir <<<"$body")" = "is not a directory below STOREBASE" ]
+	[ ! -e "$BATS_TEST_TMPDIR/sb/nothere" ]
+	post "$(jq -c '.jid = "bad name"' <<<"$good")"
+	[ "$status_code" = 400 ]
+	post "$(jq -c '.image = "--privileged"' <<<"$good")"
+	[ "$status_code" = 400 ]
+	# a body over --max-body, methods, redirects, unknown URLs
+	{ printf '{"jid": "'; head -c 2000000 /dev/zero | tr '\0' x; printf '"}'; } >"$BATS_TEST_TMPDIR/big.json"
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+		--data-binary "@$BATS_TEST_TMPDIR/big.json" "$JOBD_URL/")
+	[ "$code" = 413 ]
+	req PUT /
+	[ "$status_code" = 405 ]
+	req POST /b1/
+	[ "$status_code" = 405 ]
+	out=$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' "${JOBD_URL%/api/v1}/api/v1")
+	[ "$out" = "308 ${JOBD_URL}/" ]
+	req GET /../../etc/passwd
+	[ "$status_code" = 404 ]
+	req GET /nosuchjob/
+	[ "$status_code" = 404 ]
+	# none of them made a job or a container
+	[ -z "$("$PHPC" ps -aq --filter label=podman-hpc-jobd=1)" ]
+	[ "$(sqlite3 "$BATS_TEST_TMPDIR/state/jobs.db" 'select count(*) from jobs')" = 0 ]
+}
+
+@test "jobd: a failing job and an image that does not exist finish with an error that says why" {
+	jobd_start "$BATS_TEST_TMPDIR"
+	job_input f1
+	job_input f2
+	post "$(job_json f1 'echo failing >&2; exit 3')"
+	[ "$status_code" = 201 ]
+	wait_status f1 finishedWithError
+	[ "$(jq -r .logs <<<"$body")" = failing ]
+	post "$(job_json f2 true | jq -c '.image = "localhost/phpc-no-such-image"')"
+	[ "$status_code" = 201 ]
+	wait_status f2 finishedWithError
+	[[ "$(jq -r .message <<<"$body")" == "podman-hpc run failed"* ]]
+}
+
+@test "jobd: a second POST of a jid is a 409, and the job runs once" {
+	jobd_start "$BATS_TEST_TMPDIR"
+	job_input d1
+	post "$(job_json d1 'echo run >> /share/outgoing/runs')"
+	[ "$status_code" = 201 ]
+	post "$(job_json d1 'echo run >> /share/outgoing/runs')"
+	[ "$status_code" = 409 ]
+	[[ "$(jq -r .message <<<"$body")" == *'"d1" already exists'* ]]
+	wait_status d1 finishedSuccessfully
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/sb/key-d1/outgoing/runs")" -eq 1 ]
+}
+
+@test "jobd: with --token-file every request needs the bearer token; a token file others can read is refused" {
+	tok=$BATS_TEST_TMPDIR/token
+	printf '%s\n' 0123456789abcdef0123456789abcdef >"$tok"
+	chmod 644 "$tok"
+	mkdir -p "$BATS_TEST_TMPDIR/sb"
+	run env STOREBASE="$BATS_TEST_TMPDIR/sb" podman-hpc-jobd --port "$(jobd_free_port)" \
+		--state-dir "$BATS_TEST_TMPDIR/s2" --token-file "$tok"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"nobody else can read or write (chmod 600"* ]]
+	chmod 600 "$tok"
+	JOBD_TOKEN=0123456789abcdef0123456789abcdef
+	jobd_start "$BATS_TEST_TMPDIR" -- --token-file "$tok"
+	req GET /
+	[ "$status_code" = 200 ]
+	code=$(curl -s -o /dev/null -w '%{http_code}' "$JOBD_URL/")
+	[ "$code" = 401 ]
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer 0123456789abcdef0123456789abcdeX' "$JOBD_URL/")
+	[ "$code" = 401 ]
+	code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d "$(job_json t1 true)" "$JOBD_URL/")
+	[ "$code" = 401 ]
+	[ -z "$("$PHPC" ps -aq --filter label=podman-hpc-jobd=1)" ]
+}
+
+@test "jobd: bad settings stop it at start with one message" {
+	run env STOREBASE= podman-hpc-jobd --state-dir "$BATS_TEST_TMPDIR/s"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"STOREBASE is not set"* ]]
+	mkdir -p "$BATS_TEST_TMPDIR/sb"
+	run env STOREBASE="$BATS_TEST_TMPDIR/sb" CONTAINER_ENV=swarm podman-hpc-jobd --state-dir "$BATS_TEST_TMPDIR/s"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"CONTAINER_ENV=swarm is not one podman-hpc-jobd runs"* ]]
+	run env STOREBASE="$BATS_TEST_TMPDIR/sb" podman-hpc-jobd --port 99999
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"--port=99999"* ]]
+	run env STOREBASE="$BATS_TEST_TMPDIR/sb" podman-hpc-jobd --listen example.org
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"give an IP address"* ]]
+}
+
+@test "jobd: kill -9 mid-job and a restart: running jobs keep running, none is lost or started twice" {
+	jobd_start "$BATS_TEST_TMPDIR"
+	job_input k1
+	post "$(job_json k1 'echo run >> /share/outgoing/runs; sleep 4; echo "done"')"
+	[ "$status_code" = 201 ]
+	wait_status k1 started 30
+	jobd_stop -9
+	# the container runs on without the service
+	sleep 1
+	[ "$("$PHPC" container inspect k1 --format '{{.State.Status}}')" = running ]
+	jobd_start "$BATS_TEST_TMPDIR"
+	req GET /k1/
+	[ "$status_code" = 200 ]
+	[[ "$(jq -r .status <<<"$body")" =~ ^(started|finishedSuccessfully)$ ]]
+	wait_status k1 finishedSuccessfully
+	[ "$(jq -r .logs <<<"$body")" = "done" ]
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/sb/key-k1/outgoing/runs")" -eq 1 ]
+}
+
+@test "jobd: kill -9 before the job was handed to podman: the restart starts it, once" {
+	# a podman-hpc that waits before it runs: the service and it are killed
+	# together, between the 201 and the container's creation
+	slow=$BATS_TEST_TMPDIR/slow-podman-hpc
+	printf '#!/bin/sh\n[ "$1" = run ] && sleep 3\nexec podman-hpc "$@"\n' >"$slow"
+	chmod +x "$slow"
+	jobd_start "$BATS_TEST_TMPDIR" PODMANHPC_JOBD_PODMAN_HPC="$slow"
+	job_input k2
+	post "$(job_json k2 'echo run >> /share/outgoing/runs')"
+	[ "$status_code" = 201 ]
+	sleep 0.5
+	jobd_stop -9
+	sleep 3
+	run "$PHPC" container exists k2
+	[ "$status" -eq 1 ]
+	jobd_start "$BATS_TEST_TMPDIR"
+	wait_status k2 finishedSuccessfully
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/sb/key-k2/outgoing/runs")" -eq 1 ]
+	grep -q "1 job(s) recorded before a restart and not yet started" "$JOBD_LOG"
+}
+
+@test "jobd: 200 concurrent POSTs: 200 jobs recorded, none lost, none started twice" {
+	jobd_start "$BATS_TEST_TMPDIR" -- --workers 4
+	for i in $(seq 200); do
+		job_input "c$i"
+		job_json "c$i" 'echo run >> /share/outgoing/runs' >"$BATS_TEST_TMPDIR/c$i.json"
+	done
+	# 50 clients at once
+	seq 200 | xargs -P 50 -I{} curl -s -o /dev/null -w '%{http_code}\n' \
+		-H 'Content-Type: application/json' --data-binary "@$BATS_TEST_TMPDIR/c{}.json" \
+		"$JOBD_URL/" >"$BATS_TEST_TMPDIR/codes"
+	[ "$(grep -c '^201$' "$BATS_TEST_TMPDIR/codes")" -eq 200 ]
+	[ "$(sqlite3 "$BATS_TEST_TMPDIR/state/jobs.db" 'select count(*) from jobs')" = 200 ]
+	for i in $(seq 200); do
+		wait_status "c$i" finishedSuccessfully 300
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/sb/key-c$i/outgoing/runs")" -eq 1 ]
+	done
+	[ "$("$PHPC" ps -a --filter label=podman-hpc-jobd=1 --format '{{.Names}}' | sort -u | wc -l)" -eq 200 ]
+}
+
+@test "jobd: the Slurm backend runs a job as a batch job, with its status, logs and output" {
+	sinfo -h >/dev/null 2>&1 || skip "Slurm is not running (tests/run-all starts slurmctld and slurmd)"
+	jobd_start "$BATS_TEST_TMPDIR" CONTAINER_ENV=slurm TIMELIMIT_MINUTES=5
+	req GET /
+	[ "$(jq -r .container_env <<<"$body")" = slurm ]
+	job_input s1
+	post "$(job_json s1 'cp /share/incoming/in.txt /share/outgoing/out.txt; echo "$GREETING from slurm"')"
+	[ "$status_code" = 201 ]
+	wait_status s1 finishedSuccessfully 120
+	[ "$(jq -r .message <<<"$body")" = COMPLETED ]
+	[[ "$(jq -r .logs <<<"$body")" == *"hello from slurm"* ]]
+	[ "$(cat "$BATS_TEST_TMPDIR/sb/key-s1/outgoing/out.txt")" = "input of s1" ]
+	id=$(cat "$BATS_TEST_TMPDIR/state/jobs/s1/slurm-id")
+	scontrol show job "$id" | grep -q "JobName=s1"
+	job_input s2
+	post "$(job_json s2 'exit 7')"
+	wait_status s2 finishedWithError 120
+	# two nodes on a one-node cluster: pending until DELETE cancels it
+	job_input s3
+	post "$(job_json s3 true | jq -c '.number_of_workers = 2')"
+	[ "$status_code" = 201 ]
+	sleep 2
+	req GET /s3/
+	[ "$(jq -r .status <<<"$body")" = notstarted ]
+	id=$(cat "$BATS_TEST_TMPDIR/state/jobs/s3/slurm-id")
+	req DELETE /s3/
+	[ "$status_code" = 204 ]
+	[ ! -e "$BATS_TEST_TMPDIR/state/jobs/s3" ]
+	state=$(scontrol -o show job "$id" 2>/dev/null | grep -o 'JobState=[A-Z]*' || echo gone)
+	[[ "$state" =~ ^(JobState=CANCELLED|gone)$ ]]
+}
