@@ -21,8 +21,9 @@
 /* ---- the queue of jobs to start ------------------------------------------------- */
 
 struct item {
-	char *jid;
+	long long id;
 	bool recovered; /* recorded before a restart: ask the backend first */
+	int tries;      /* transient failures so far (out of fds, of processes) */
 	struct item *next;
 };
 
@@ -49,12 +50,10 @@ void jobd_log(const char *fmt, ...)
 	fprintf(stderr, "podman-hpc-jobd: %s\n", line);
 }
 
-static void enqueue(struct jobd *d, const char *jid, bool recovered)
+static void push(struct jobd *d, struct item *it)
 {
-	struct item *it = phpc_xcalloc(1, sizeof(*it));
-	it->jid = phpc_xstrdup(jid);
-	it->recovered = recovered;
 	pthread_mutex_lock(&d->lock);
+	it->next = NULL;
 	if (d->tail)
 		d->tail->next = it;
 	else
@@ -62,6 +61,14 @@ static void enqueue(struct jobd *d, const char *jid, bool recovered)
 	d->tail = it;
 	pthread_cond_signal(&d->cond);
 	pthread_mutex_unlock(&d->lock);
+}
+
+static void enqueue(struct jobd *d, long long id, bool recovered)
+{
+	struct item *it = phpc_xcalloc(1, sizeof(*it));
+	it->id = id;
+	it->recovered = recovered;
+	push(d, it);
 }
 
 static struct item *dequeue(struct jobd *d)
@@ -92,67 +99,92 @@ static char *now_rfc3339(void)
 
 /* A job that could not be handed to the backend is final, with the reason:
  * its client sees finishedWithError and why, never a silent hang. */
-static void fail_job(struct jobd *d, const char *jid, const char *why)
+static void fail_job(struct jobd *d, const struct jobd_job *j, const char *why)
 {
 	_cleanup_free_ char *ts = now_rfc3339();
 	_cleanup_error_ struct phpc_error *e = NULL;
-	if (jobdb_set_final(d->db, jid, phpc_job_status_name(PHPC_JOB_ERROR), why, ts, "", &e) < 0)
-		jobd_log("job %s: %s", jid, e->msg);
-	jobd_log("job %s not started: %s", jid, why);
+	if (jobdb_set_final(d->db, j->id, phpc_job_status_name(PHPC_JOB_ERROR), why, ts, "", &e) <
+	    0)
+		jobd_log("job %s: %s", j->jid, e->msg);
+	jobd_log("job %s not started: %s", j->jid, why);
 }
 
-static void start_one(struct jobd *d, const struct item *it)
+/* Running out of file descriptors or processes passes: try again later
+ * rather than fail the job for good. */
+static bool transient(const struct phpc_error *e)
+{
+	return e &&
+	       (e->code == EMFILE || e->code == ENFILE || e->code == EAGAIN || e->code == ENOMEM);
+}
+
+static struct json_object *check_dirs(struct jobd *d, const struct phpc_job_spec *s, bool make);
+
+/* Returns true when the item is to be tried again. */
+static bool start_one(struct jobd *d, struct item *it)
 {
 	_cleanup_(jobd_job_clear) struct jobd_job j = {0};
 	_cleanup_error_ struct phpc_error *e = NULL;
-	if (jobdb_get(d->db, it->jid, &j, &e) < 0) {
+	if (jobdb_get_id(d->db, it->id, &j, &e) < 0) {
 		if (e)
-			jobd_log("job %s: %s", it->jid, e->msg);
-		return; /* deleted before its turn */
+			jobd_log("job #%lld: %s", it->id, e->msg);
+		return false; /* deleted before its turn */
 	}
 	if (j.phase != JOBD_ACCEPTED)
-		return;
+		return false;
 	_cleanup_free_ char *id = NULL;
 	int r = -ENOENT;
 	if (it->recovered) {
 		/* the service may have been killed after the backend took the
 		 * job and before the database said so */
-		r = backend_find(d->c, j.jid, &id, &e);
+		r = backend_find(d->c, &j, &id, &e);
 		if (r < 0 && r != -ENOENT) {
-			fail_job(d, j.jid, e->msg);
-			return;
+			if (transient(e))
+				return true;
+			fail_job(d, &j, e->msg);
+			return false;
 		}
 	}
 	if (r == -ENOENT) {
-		struct phpc_job_spec s = {0};
+		_cleanup_(phpc_job_spec_clear) struct phpc_job_spec s = {0};
 		struct json_object *msg = NULL;
 		if (phpc_job_spec_parse(j.spec, strlen(j.spec), &s, &msg) < 0) {
 			if (msg)
 				json_object_put(msg);
-			fail_job(d, j.jid, "the recorded job description is not valid");
-			return;
+			fail_job(d, &j, "the recorded job description is not valid");
+			return false;
 		}
-		r = backend_submit(d->c, &s, &id, &e);
-		phpc_job_spec_clear(&s);
-		if (r == -EEXIST) {
-			/* a job of this name exists: it is that one */
-			phpc_error_freep(&e);
-			r = backend_find(d->c, j.jid, &id, &e);
+		/* again, just before podman or sbatch resolves them: the
+		 * directories may have changed since the POST */
+		struct json_object *bad = check_dirs(d, &s, false);
+		if (bad) {
+			_cleanup_free_ char *why = phpc_xasprintf(
+			    "its directories changed after it was accepted: %s",
+			    json_object_to_json_string_ext(bad, JSON_C_TO_STRING_PLAIN));
+			json_object_put(bad);
+			fail_job(d, &j, why);
+			return false;
 		}
+		r = backend_submit(d->c, &j, &s, &id, &e);
 		if (r < 0) {
-			fail_job(d, j.jid, e ? e->msg : strerror(-r));
-			return;
+			if (transient(e))
+				return true;
+			fail_job(d, &j, e ? e->msg : strerror(-r));
+			return false;
 		}
 	}
-	r = jobdb_set_submitted(d->db, j.jid, id, &e);
+	phpc_error_freep(&e);
+	r = jobdb_set_submitted(d->db, j.id, id, &e);
 	if (r == -ENOENT) {
-		/* DELETEd while it was being started: it goes now */
+		/* DELETEd while it was being started: what was made goes now,
+		 * by its own id (a new job may already have the jid) */
 		j.backend_id = steal_pointer(&id);
+		phpc_error_freep(&e);
 		if (backend_remove(d->c, &j, &e) < 0)
 			jobd_log("job %s deleted while starting, not removed: %s", j.jid, e->msg);
-	} else if (r < 0) {
+	} else if (r < 0 && r != -EALREADY) {
 		jobd_log("job %s started, not recorded as such: %s", j.jid, e->msg);
 	}
+	return false;
 }
 
 static void *worker(void *arg)
@@ -160,8 +192,11 @@ static void *worker(void *arg)
 	struct jobd *d = arg;
 	struct item *it;
 	while ((it = dequeue(d))) {
-		start_one(d, it);
-		free(it->jid);
+		if (start_one(d, it) && ++it->tries < 30) {
+			sleep(1);
+			push(d, it);
+			continue;
+		}
 		free(it);
 	}
 	return NULL;
@@ -306,7 +341,7 @@ static const char *beneath_reason(int r)
  * symlink: a job's output directory is the job's to fill, and a link there
  * must not become the next job's mount of something else. Returns NULL or
  * the {field: reason} object for a 400. */
-static struct json_object *check_dirs(struct jobd *d, const struct phpc_job_spec *s)
+static struct json_object *check_dirs(struct jobd *d, const struct phpc_job_spec *s, bool make)
 {
 	struct json_object *errs = json_object_new_object();
 	int fd = open_beneath(d->storebase_fd, s->input_dir, O_PATH | O_DIRECTORY);
@@ -319,9 +354,7 @@ static struct json_object *check_dirs(struct jobd *d, const struct phpc_job_spec
 	_cleanup_strv_ struct phpc_strv parts = {0};
 	phpc_strv_split(&parts, s->output_dir, '/');
 	for (size_t i = 0; cur >= 0 && i < parts.n; i++) {
-		if (!*parts.v[i] || streq(parts.v[i], "."))
-			continue;
-		if (mkdirat(cur, parts.v[i], 0755) < 0 && errno != EEXIST) {
+		if (make && mkdirat(cur, parts.v[i], 0755) < 0 && errno != EEXIST) {
 			int e = errno;
 			close(cur);
 			cur = -e;
@@ -382,14 +415,19 @@ static enum MHD_Result post_job(struct jobd *d, struct MHD_Connection *conn,
 		                  "container on this machine); CONTAINER_ENV=slurm runs a job on "
 		                  "several nodes",
 		                  d->c->container_env);
-	struct json_object *bad = check_dirs(d, &s);
+	struct json_object *bad = check_dirs(d, &s, true);
 	if (bad)
 		return send_message(conn, MHD_HTTP_BAD_REQUEST, bad);
 	char **cmd = phpc_job_cmd(&s);
 	_cleanup_free_ char *cmdline = phpc_job_cmd_string(cmd);
 	phpc_strv_free(cmd);
 	_cleanup_free_ char *spec = phpc_xstrndup(rq->body, rq->len);
-	struct jobd_job j = {.jid = s.jid, .spec = spec, .image = s.image, .cmd = cmdline};
+	struct jobd_job j = {.jid = s.jid,
+	                     .spec = spec,
+	                     .image = s.image,
+	                     .cmd = cmdline,
+	                     .input_dir = s.input_dir,
+	                     .output_dir = s.output_dir};
 	_cleanup_error_ struct phpc_error *e = NULL;
 	int r = jobdb_insert(d->db, &j, &e);
 	if (r == -EEXIST)
@@ -397,9 +435,11 @@ static enum MHD_Result post_job(struct jobd *d, struct MHD_Connection *conn,
 		                  "a job with jid \"%s\" already exists: DELETE /api/v1/%s/ first, "
 		                  "or use another jid",
 		                  s.jid, s.jid);
+	if (r == -EBUSY)
+		return send_error(conn, MHD_HTTP_CONFLICT, "%s", e->msg);
 	if (r < 0)
 		return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", e->msg);
-	enqueue(d, s.jid, false);
+	enqueue(d, j.id, false);
 	return send_json(
 	    conn, MHD_HTTP_CREATED,
 	    job_info(&j, phpc_job_status_name(PHPC_JOB_NOTSTARTED), "accepted", "", ""));
@@ -452,7 +492,7 @@ static enum MHD_Result get_job(struct jobd *d, struct MHD_Connection *conn, cons
 	const char *status = phpc_job_status_name(st.status);
 	if (st.status == PHPC_JOB_SUCCESS || st.status == PHPC_JOB_ERROR || st.gone) {
 		phpc_error_freep(&e);
-		if (jobdb_set_final(d->db, jid, status, st.message, st.timestamp, logs, &e) < 0)
+		if (jobdb_set_final(d->db, j.id, status, st.message, st.timestamp, logs, &e) < 0)
 			jobd_log("job %s: %s", jid, e->msg);
 	}
 	return send_json(conn, MHD_HTTP_OK, job_info(&j, status, st.message, st.timestamp, logs));
@@ -468,12 +508,28 @@ static enum MHD_Result delete_job(struct jobd *d, struct MHD_Connection *conn, c
 	if (load_job(d, conn, jid, &j, &sent) < 0)
 		return sent;
 	int r;
-	/* the backend's copy first: if that fails the job stays listed, and
-	 * the DELETE can be repeated; a job a worker is starting right now is
-	 * removed by that worker once it sees the record gone */
-	if (j.phase != JOBD_ACCEPTED && backend_remove(d->c, &j, &e) < 0)
+	/* A job not handed to the backend yet is only a record: deleting it
+	 * is enough, and the worker that may be starting it right now removes
+	 * what it made once it finds the record gone. If a worker recorded its
+	 * start meanwhile (-EAGAIN), it is a started job: read it again. */
+	if (j.phase == JOBD_ACCEPTED) {
+		r = jobdb_delete(d->db, j.id, JOBD_ACCEPTED, &e);
+		if (r == 0 || r == -ENOENT)
+			return send_text(conn, MHD_HTTP_NO_CONTENT, NULL, NULL);
+		if (r != -EAGAIN)
+			return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", e->msg);
+		jobd_job_clear(&j);
+		if (load_job(d, conn, jid, &j, &sent) < 0)
+			return sent;
+	}
+	/* the backend's copy first: if that fails, the job stays listed and
+	 * the DELETE can be repeated */
+	if (backend_remove(d->c, &j, &e) < 0)
 		return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", e->msg);
-	r = jobdb_delete(d->db, jid, &e);
+	r = jobdb_delete(d->db, j.id, j.phase, &e);
+	if (r == -EAGAIN)
+		/* it became final meanwhile (a GET kept its end): still this job */
+		r = jobdb_delete(d->db, j.id, JOBD_FINAL, &e);
 	if (r < 0 && r != -ENOENT)
 		return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", e->msg);
 	return send_text(conn, MHD_HTTP_NO_CONTENT, NULL, NULL);
@@ -600,19 +656,20 @@ int jobd_start(const struct jobd_config *c, struct jobdb *db, const struct jobd_
 	}
 	/* jobs recorded but never handed to the backend (a kill -9 between
 	 * the POST's answer and the start), oldest first */
-	char **pending = NULL;
-	int r = jobdb_list_phase(db, JOBD_ACCEPTED, &pending, err);
+	long long *pending = NULL;
+	size_t npending = 0;
+	int r = jobdb_list_phase(db, JOBD_ACCEPTED, &pending, &npending, err);
 	if (r < 0) {
 		close(d->storebase_fd);
 		free(d);
 		return r;
 	}
-	for (char **p = pending; *p; p++)
-		enqueue(d, *p, true);
-	if (pending[0])
+	for (size_t i = 0; i < npending; i++)
+		enqueue(d, pending[i], true);
+	if (npending)
 		jobd_log("%zu job(s) recorded before a restart and not yet started: starting them",
-		         phpc_strv_len(pending));
-	phpc_strv_free(pending);
+		         npending);
+	free(pending);
 	d->nworkers = c->workers;
 	d->workers = phpc_xcalloc((size_t)d->nworkers, sizeof(pthread_t));
 	for (int i = 0; i < d->nworkers; i++)
@@ -621,9 +678,9 @@ int jobd_start(const struct jobd_config *c, struct jobdb *db, const struct jobd_
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 	    handle, d, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&l->addr,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)l->threads, MHD_OPTION_NOTIFY_COMPLETED,
-	    completed, d, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_LISTENING_ADDRESS_REUSE,
-	    (unsigned int)1, MHD_OPTION_END);
+	    completed, d, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    (unsigned int)128, MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
 	if (!d->mhd) {
 		r = phpc_error_set(err, EADDRINUSE,
 		                   "cannot listen (is the address in use, or not this host's?)");
@@ -650,7 +707,6 @@ void jobd_stop(struct jobd *d)
 	while (d->head) {
 		struct item *it = d->head;
 		d->head = it->next;
-		free(it->jid);
 		free(it);
 	}
 	if (d->storebase_fd >= 0)

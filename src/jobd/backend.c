@@ -15,8 +15,9 @@ extern char **environ;
 
 #define RUN_TIMEOUT_MS   120000     /* a podman-hpc run -d that pulls may take this long */
 #define QUERY_TIMEOUT_MS 30000      /* inspect, scontrol, logs */
-#define OUTPUT_MAX       (4u << 20) /* the most of a program's output kept */
-#define LOG_READ_MAX     (4 << 20)  /* the end of a Slurm job's output file read */
+#define OUTPUT_MAX       (1u << 20) /* the most of a program's output kept (logs too) */
+#define LOG_READ_MAX     (1 << 20)  /* the end of a Slurm job's output file read */
+#define JOBD_ID_LABEL    "podman-hpc-jobd.id" /* the job's own number, on its container */
 
 /* The last line of a program's stderr, for a message. */
 static char *last_line(const char *text)
@@ -52,9 +53,26 @@ static int run(char **argv, int timeout_ms, char **out, char **errout, int *code
 	return 0;
 }
 
+/* The job's variables as podman's --env-file reads them (one KEY=VALUE a
+ * line; jobspec refused line breaks). Not -e: podman-hpc reads -e for its
+ * own decisions (module variables, LOG_PLUGIN, rule variables), which a
+ * client must never make. */
+static char *env_file_text(const struct jobd_config *c, const struct phpc_job_spec *s)
+{
+	struct phpc_strv lines = {0};
+	for (char **e = s->env; e && *e; e++)
+		phpc_strv_addf(&lines, "%s\n", *e);
+	if (c->home_workaround)
+		phpc_strv_add(&lines, "HOME=/tmp\n");
+	char *text = phpc_strv_join(lines.v, "");
+	phpc_strv_clear(&lines);
+	return text;
+}
+
 /* The podman-hpc arguments after "run" that make the job's container:
  * pman's mounts, limits and settings. */
-static void container_args(const struct jobd_config *c, const struct phpc_job_spec *s, bool detach,
+static void container_args(const struct jobd_config *c, const struct jobd_job *j,
+                           const struct phpc_job_spec *s, const char *env_file, bool detach,
                            struct phpc_strv *a)
 {
 	if (detach)
@@ -63,6 +81,7 @@ static void container_args(const struct jobd_config *c, const struct phpc_job_sp
 		phpc_strv_add(a, "--rm");
 	phpc_strv_addf(a, "--name=%s", s->jid);
 	phpc_strv_add(a, "--label=podman-hpc-jobd=1");
+	phpc_strv_addf(a, "--label=" JOBD_ID_LABEL "=%lld", j->id);
 	for (char **l = c->job_labels; l && *l; l++)
 		phpc_strv_addf(a, "--label=%s", *l);
 	phpc_strv_addf(a, "--mount=type=bind,source=%s/%s,target=%s,readonly=true", c->storebase,
@@ -83,10 +102,7 @@ static void container_args(const struct jobd_config *c, const struct phpc_job_sp
 		phpc_strv_addf(a, "--shm-size=%s", c->shm_size);
 	if (c->container_user)
 		phpc_strv_addf(a, "--user=%s", c->container_user);
-	for (char **e = s->env; e && *e; e++)
-		phpc_strv_addf(a, "--env=%s", *e);
-	if (c->home_workaround)
-		phpc_strv_add(a, "--env=HOME=/tmp");
+	phpc_strv_addf(a, "--env-file=%s", env_file);
 	phpc_strv_add(a, s->image);
 	char **cmd = phpc_job_cmd(s);
 	phpc_strv_extend(a, cmd);
@@ -100,21 +116,66 @@ static bool says_missing(const char *errout)
 
 /* ---- podman ---------------------------------------------------------------- */
 
-static int podman_submit(const struct jobd_config *c, const struct phpc_job_spec *s,
-                         char **backend_id, struct phpc_error **err)
+/* The full id of the container named jid when it carries job id's label;
+ * -ENOENT when there is none of that name, -EEXIST when it is another's. */
+static int podman_adopt(const struct jobd_config *c, const char *jid, long long id, char **cid,
+                        struct phpc_error **err)
 {
+	_cleanup_strv_ struct phpc_strv argv = {0};
+	argv_of(&argv, c->podman_hpc, "container", "inspect",
+	        "--format={{.Id}} {{index .Config.Labels \"" JOBD_ID_LABEL "\"}}", jid, NULL);
+	_cleanup_free_ char *out = NULL, *errout = NULL;
+	int code = 0;
+	int r = run(argv.v, QUERY_TIMEOUT_MS, &out, &errout, &code, err);
+	if (r < 0)
+		return r;
+	if (code != 0) {
+		if (says_missing(errout))
+			return -ENOENT;
+		_cleanup_free_ char *why = last_line(errout);
+		return phpc_error_set(err, EIO, "podman-hpc container inspect %s failed: %s", jid,
+		                      why);
+	}
+	char full[80] = "";
+	long long label = -1;
+	if (sscanf(out, "%79s %lld", full, &label) != 2 || label != id)
+		return phpc_error_set(err, EEXIST,
+		                      "a container named %s exists that is not this job's (remove "
+		                      "it, or use another jid)",
+		                      jid);
+	*cid = phpc_xstrdup(full);
+	return 0;
+}
+
+static int podman_submit(const struct jobd_config *c, const struct jobd_job *j,
+                         const struct phpc_job_spec *s, char **backend_id, struct phpc_error **err)
+{
+	/* the variables' file lives until podman has read it */
+	_cleanup_free_ char *envdir = phpc_xasprintf("%s/env", c->state_dir);
+	if (mkdir(envdir, 0700) < 0 && errno != EEXIST)
+		return phpc_error_errno(err, errno, "cannot create %s", envdir);
+	_cleanup_close_ int dfd = open(envdir, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return phpc_error_errno(err, errno, "cannot open %s", envdir);
+	_cleanup_free_ char *name = phpc_xasprintf("%lld.env", j->id);
+	_cleanup_free_ char *text = env_file_text(c, s);
+	int r = phpc_write_file_atomic(dfd, name, text, strlen(text), 0600, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *env_file = phpc_xasprintf("%s/%s", envdir, name);
 	_cleanup_strv_ struct phpc_strv a = {0};
 	phpc_strv_add(&a, c->podman_hpc);
 	phpc_strv_add(&a, "run");
-	container_args(c, s, true, &a);
+	container_args(c, j, s, env_file, true, &a);
 	_cleanup_free_ char *out = NULL, *errout = NULL;
 	int code = 0;
-	int r = run(a.v, RUN_TIMEOUT_MS, &out, &errout, &code, err);
+	r = run(a.v, RUN_TIMEOUT_MS, &out, &errout, &code, err);
+	unlinkat(dfd, name, 0);
 	if (r < 0)
 		return r;
 	if (code != 0) {
 		if (strstr(errout, "already in use"))
-			return -EEXIST;
+			return podman_adopt(c, s->jid, j->id, backend_id, err);
 		_cleanup_free_ char *why = last_line(errout);
 		return phpc_error_set(err, EIO, "podman-hpc run failed (exit code %d): %s", code,
 		                      why);
@@ -123,23 +184,16 @@ static int podman_submit(const struct jobd_config *c, const struct phpc_job_spec
 	return 0;
 }
 
-static int podman_find(const struct jobd_config *c, const char *jid, char **backend_id,
+static int podman_find(const struct jobd_config *c, const struct jobd_job *j, char **backend_id,
                        struct phpc_error **err)
 {
-	_cleanup_strv_ struct phpc_strv argv = {0};
-	argv_of(&argv, c->podman_hpc, "container", "exists", jid, NULL);
-	int code = 0;
-	_cleanup_free_ char *errout = NULL;
-	int r = run(argv.v, QUERY_TIMEOUT_MS, NULL, &errout, &code, err);
-	if (r < 0)
-		return r;
-	if (code == 1)
+	int r = podman_adopt(c, j->jid, j->id, backend_id, err);
+	/* another job's container of that name: this one was never made */
+	if (r == -EEXIST) {
+		phpc_error_freep(err);
 		return -ENOENT;
-	if (code != 0)
-		return phpc_error_set(err, EIO, "podman-hpc container exists %s failed: %s", jid,
-		                      errout);
-	*backend_id = phpc_xstrdup(jid);
-	return 0;
+	}
+	return r;
 }
 
 static const char *jstr(struct json_object *o, const char *key)
@@ -159,7 +213,7 @@ static int podman_state(const struct jobd_config *c, const struct jobd_job *j,
                         struct jobd_state *out, struct phpc_error **err)
 {
 	_cleanup_strv_ struct phpc_strv argv = {0};
-	argv_of(&argv, c->podman_hpc, "container", "inspect", j->jid, NULL);
+	argv_of(&argv, c->podman_hpc, "container", "inspect", j->backend_id, NULL);
 	_cleanup_free_ char *o = NULL, *errout = NULL;
 	int code = 0;
 	int r = run(argv.v, QUERY_TIMEOUT_MS, &o, &errout, &code, err);
@@ -202,7 +256,7 @@ static int podman_logs(const struct jobd_config *c, const struct jobd_job *j, ch
 {
 	_cleanup_free_ char *tail = phpc_xasprintf("--tail=%ld", c->logs_tail);
 	_cleanup_strv_ struct phpc_strv argv = {0};
-	argv_of(&argv, c->podman_hpc, "logs", tail, j->jid, NULL);
+	argv_of(&argv, c->podman_hpc, "logs", tail, j->backend_id, NULL);
 	_cleanup_free_ char *o = NULL;
 	int code = 0;
 	int r = run(argv.v, QUERY_TIMEOUT_MS, &o, NULL, &code, err);
@@ -220,7 +274,7 @@ static int podman_remove(const struct jobd_config *c, const struct jobd_job *j,
                          struct phpc_error **err)
 {
 	_cleanup_strv_ struct phpc_strv argv = {0};
-	argv_of(&argv, c->podman_hpc, "rm", "--force", j->jid, NULL);
+	argv_of(&argv, c->podman_hpc, "rm", "--force", j->backend_id, NULL);
 	_cleanup_free_ char *errout = NULL;
 	int code = 0;
 	int r = run(argv.v, QUERY_TIMEOUT_MS, NULL, &errout, &code, err);
@@ -235,28 +289,37 @@ static int podman_remove(const struct jobd_config *c, const struct jobd_job *j,
 
 /* ---- Slurm ----------------------------------------------------------------- */
 
-/* STATE/jobs/JID: the batch script, its output, the Slurm id, the exit code. */
-static char *job_dir(const struct jobd_config *c, const char *jid)
+/* STATE/jobs/ID: the batch script, the job's variables, its output, the
+ * Slurm id, the exit code. By id: a jid can come back after a DELETE
+ * while Slurm still ends the old job. */
+static char *job_dir(const struct jobd_config *c, long long id)
 {
-	return phpc_xasprintf("%s/jobs/%s", c->state_dir, jid);
+	return phpc_xasprintf("%s/jobs/%lld", c->state_dir, id);
 }
 
+/* The first line of a small regular file the batch script writes (the
+ * job's container cannot reach it, but it is read with care anyway: no
+ * symlink, no FIFO, at most 63 bytes). NULL when there is none. */
 static char *read_small(const char *dir, const char *name)
 {
 	_cleanup_free_ char *path = phpc_xasprintf("%s/%s", dir, name);
-	char *text = NULL;
-	if (phpc_read_file(AT_FDCWD, path, &text, NULL, NULL) < 0)
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return NULL;
-	char *nl = strchr(text, '\n');
-	if (nl)
-		*nl = '\0';
-	return text;
+	char buf[64];
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return NULL;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return phpc_xstrdup(buf);
 }
 
-static int slurm_submit(const struct jobd_config *c, const struct phpc_job_spec *s,
-                        char **backend_id, struct phpc_error **err)
+static int slurm_submit(const struct jobd_config *c, const struct jobd_job *j,
+                        const struct phpc_job_spec *s, char **backend_id, struct phpc_error **err)
 {
-	_cleanup_free_ char *dir = job_dir(c, s->jid);
+	_cleanup_free_ char *dir = job_dir(c, j->id);
 	_cleanup_free_ char *jobs = phpc_xasprintf("%s/jobs", c->state_dir);
 	if (mkdir(jobs, 0700) < 0 && errno != EEXIST)
 		return phpc_error_errno(err, errno, "cannot create %s", jobs);
@@ -265,13 +328,18 @@ static int slurm_submit(const struct jobd_config *c, const struct phpc_job_spec 
 	_cleanup_close_ int dfd = open(dir, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return phpc_error_errno(err, errno, "cannot open %s", dir);
+	_cleanup_free_ char *text = env_file_text(c, s);
+	int r = phpc_write_file_atomic(dfd, "env", text, strlen(text), 0600, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *env_file = phpc_xasprintf("%s/env", dir);
 	/* the container, one per node, through podman-hpc on each */
 	_cleanup_strv_ struct phpc_strv a = {0};
 	phpc_strv_add(&a, "srun");
 	phpc_strv_add(&a, "--ntasks-per-node=1");
 	phpc_strv_add(&a, c->podman_hpc);
 	phpc_strv_add(&a, "run");
-	container_args(c, s, false, &a);
+	container_args(c, j, s, env_file, false, &a);
 	_cleanup_free_ char *line = phpc_job_cmd_string(a.v);
 	_cleanup_strv_ struct phpc_strv qv = {0};
 	phpc_strv_add(&qv, dir);
@@ -285,13 +353,14 @@ static int slurm_submit(const struct jobd_config *c, const struct phpc_job_spec 
 	                   "echo $rc > %s/exit-code.tmp && mv -f %s/exit-code.tmp %s/exit-code\n"
 	                   "exit $rc\n",
 	                   s->jid, qdir, line, qdir, qdir, qdir);
-	int r = phpc_write_file_atomic(dfd, "job.sh", script, strlen(script), 0700, err);
+	r = phpc_write_file_atomic(dfd, "job.sh", script, strlen(script), 0700, err);
 	if (r < 0)
 		return r;
 	_cleanup_strv_ struct phpc_strv b = {0};
 	phpc_strv_add(&b, "sbatch");
 	phpc_strv_add(&b, "--parsable");
 	phpc_strv_addf(&b, "--job-name=%s", s->jid);
+	phpc_strv_addf(&b, "--comment=podman-hpc-jobd:%lld", j->id);
 	phpc_strv_addf(&b, "--chdir=%s", dir);
 	phpc_strv_addf(&b, "--output=%s/output.log", dir);
 	phpc_strv_addf(&b, "--nodes=%ld", s->number_of_workers);
@@ -331,22 +400,23 @@ static int slurm_submit(const struct jobd_config *c, const struct phpc_job_spec 
 	return 0;
 }
 
-static int slurm_find(const struct jobd_config *c, const char *jid, char **backend_id,
+static int slurm_find(const struct jobd_config *c, const struct jobd_job *j, char **backend_id,
                       struct phpc_error **err)
 {
-	_cleanup_free_ char *dir = job_dir(c, jid);
+	_cleanup_free_ char *dir = job_dir(c, j->id);
 	char *id = read_small(dir, "slurm-id");
 	if (id && *id) {
 		*backend_id = id;
 		return 0;
 	}
 	free(id);
+	/* sbatch may have taken it just before a kill -9: by its comment,
+	 * among this user's jobs */
 	_cleanup_free_ char *squeue = phpc_find_executable("squeue", getenv("PATH"));
 	if (!squeue)
 		return phpc_error_set(err, ENOENT, "squeue not found on PATH");
-	_cleanup_free_ char *name = phpc_xasprintf("--name=%s", jid);
 	_cleanup_strv_ struct phpc_strv argv = {0};
-	argv_of(&argv, squeue, "-h", "-o", "%i", name, NULL);
+	argv_of(&argv, squeue, "--me", "-h", "-o", "%i %k", NULL);
 	_cleanup_free_ char *out = NULL, *errout = NULL;
 	int code = 0;
 	int r = run(argv.v, QUERY_TIMEOUT_MS, &out, &errout, &code, err);
@@ -354,11 +424,19 @@ static int slurm_find(const struct jobd_config *c, const char *jid, char **backe
 		return r;
 	if (code != 0)
 		return phpc_error_set(err, EIO, "squeue failed: %s", errout);
-	out[strcspn(out, "\n")] = '\0';
-	if (!*out)
-		return -ENOENT;
-	*backend_id = phpc_xstrdup(out);
-	return 0;
+	_cleanup_free_ char *want = phpc_xasprintf(" podman-hpc-jobd:%lld", j->id);
+	for (char *line = out; *line;) {
+		size_t n = strcspn(line, "\n");
+		size_t k = strcspn(line, " ");
+		if (k < n && n - k == strlen(want) && strncmp(line + k, want, n - k) == 0) {
+			*backend_id = phpc_xstrndup(line, k);
+			return 0;
+		}
+		line += n;
+		if (*line)
+			line++;
+	}
+	return -ENOENT;
 }
 
 /* The value of KEY= in scontrol's one-line output, or NULL. */
@@ -377,7 +455,7 @@ static char *field(const char *line, const char *key)
 static int slurm_state(const struct jobd_config *c, const struct jobd_job *j,
                        struct jobd_state *out, struct phpc_error **err)
 {
-	_cleanup_free_ char *dir = job_dir(c, j->jid);
+	_cleanup_free_ char *dir = job_dir(c, j->id);
 	_cleanup_free_ char *ec = read_small(dir, "exit-code");
 	int exit_code = ec && *ec ? atoi(ec) : -1;
 	_cleanup_free_ char *scontrol = phpc_find_executable("scontrol", getenv("PATH"));
@@ -417,9 +495,9 @@ static int slurm_state(const struct jobd_config *c, const struct jobd_job *j,
 static int slurm_logs(const struct jobd_config *c, const struct jobd_job *j, char **logs,
                       struct phpc_error **err)
 {
-	_cleanup_free_ char *dir = job_dir(c, j->jid);
+	_cleanup_free_ char *dir = job_dir(c, j->id);
 	_cleanup_free_ char *path = phpc_xasprintf("%s/output.log", dir);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT) {
 			*logs = phpc_xstrdup(""); /* not started yet */
@@ -430,6 +508,8 @@ static int slurm_logs(const struct jobd_config *c, const struct jobd_job *j, cha
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return phpc_error_errno(err, errno, "cannot read %s", path);
+	if (!S_ISREG(st.st_mode))
+		return phpc_error_set(err, EINVAL, "%s is not a regular file", path);
 	off_t from = st.st_size > LOG_READ_MAX ? st.st_size - LOG_READ_MAX : 0;
 	size_t want = (size_t)(st.st_size - from);
 	_cleanup_free_ char *buf = phpc_xmalloc(want + 1);
@@ -461,23 +541,24 @@ static int slurm_remove(const struct jobd_config *c, const struct jobd_job *j,
 	_cleanup_close_ int dfd = open(jobs, O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return errno == ENOENT ? 0 : phpc_error_errno(err, errno, "cannot open %s", jobs);
-	return phpc_rm_rf_at(dfd, j->jid, err);
+	_cleanup_free_ char *name = phpc_xasprintf("%lld", j->id);
+	return phpc_rm_rf_at(dfd, name, err);
 }
 
 /* ---- dispatch ---------------------------------------------------------------- */
 
-int backend_submit(const struct jobd_config *c, const struct phpc_job_spec *s, char **backend_id,
-                   struct phpc_error **err)
+int backend_submit(const struct jobd_config *c, const struct jobd_job *j,
+                   const struct phpc_job_spec *s, char **backend_id, struct phpc_error **err)
 {
-	return c->backend == JOBD_SLURM ? slurm_submit(c, s, backend_id, err)
-	                                : podman_submit(c, s, backend_id, err);
+	return c->backend == JOBD_SLURM ? slurm_submit(c, j, s, backend_id, err)
+	                                : podman_submit(c, j, s, backend_id, err);
 }
 
-int backend_find(const struct jobd_config *c, const char *jid, char **backend_id,
+int backend_find(const struct jobd_config *c, const struct jobd_job *j, char **backend_id,
                  struct phpc_error **err)
 {
-	return c->backend == JOBD_SLURM ? slurm_find(c, jid, backend_id, err)
-	                                : podman_find(c, jid, backend_id, err);
+	return c->backend == JOBD_SLURM ? slurm_find(c, j, backend_id, err)
+	                                : podman_find(c, j, backend_id, err);
 }
 
 int backend_state(const struct jobd_config *c, const struct jobd_job *j, struct jobd_state *out,

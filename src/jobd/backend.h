@@ -8,18 +8,21 @@
 
 #include "jobd.h"
 
-/* Hands a job to the backend; *backend_id gets its id (a container id, a
- * Slurm job id). -EEXIST: the backend already has a job of that jid (one
- * submitted before the service was killed): it is never started twice. */
-int backend_submit(const struct jobd_config *c, const struct phpc_job_spec *s, char **backend_id,
-                   struct phpc_error **err);
+/* Hands job j (spec s) to the backend; *backend_id gets its id (the full
+ * container id, the Slurm job id). A container of that name that carries
+ * this job's id (made before the service was killed) is the job: it is
+ * never started twice. One of another job is an error. */
+int backend_submit(const struct jobd_config *c, const struct jobd_job *j,
+                   const struct phpc_job_spec *s, char **backend_id, struct phpc_error **err);
 
-/* Whether the backend has a job of that jid (0, *backend_id set) or not
+/* Whether the backend has job j, by its id (0, *backend_id set) or not
  * (-ENOENT): asked at start-up for jobs recorded but not marked submitted. */
-int backend_find(const struct jobd_config *c, const char *jid, char **backend_id,
+int backend_find(const struct jobd_config *c, const struct jobd_job *j, char **backend_id,
                  struct phpc_error **err);
 
-/* A live job's state. A job the backend no longer knows is out->gone. */
+/* The calls below act on j->backend_id, never on a name another job could
+ * have: a jid can be used again after a DELETE.
+ * A live job's state. A job the backend no longer knows is out->gone. */
 int backend_state(const struct jobd_config *c, const struct jobd_job *j, struct jobd_state *out,
                   struct phpc_error **err);
 

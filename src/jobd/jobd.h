@@ -43,7 +43,9 @@ enum jobd_phase {
 };
 
 struct jobd_job {
+	long long id; /* the record's own number, never reused: a jid can be */
 	char *jid, *spec, *image, *cmd;
+	char *input_dir, *output_dir;
 	enum jobd_phase phase;
 	char *status, *message, *timestamp, *logs;
 	char *backend_id; /* the Slurm job id; the container id */

@@ -17,15 +17,17 @@ static int db_error(struct jobdb *db, struct phpc_error **err, const char *what)
 }
 
 static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS jobs ("
-                             " jid TEXT PRIMARY KEY NOT NULL,"
+                             " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+                             " jid TEXT UNIQUE NOT NULL,"
                              " spec TEXT NOT NULL,"
                              " image TEXT NOT NULL,"
                              " cmd TEXT NOT NULL,"
+                             " input_dir TEXT NOT NULL,"
+                             " output_dir TEXT NOT NULL,"
                              " phase INTEGER NOT NULL DEFAULT 0,"
                              " status TEXT, message TEXT, timestamp TEXT, logs TEXT,"
-                             " backend_id TEXT,"
-                             " created REAL NOT NULL DEFAULT (julianday('now')));"
-                             "CREATE INDEX IF NOT EXISTS jobs_phase ON jobs(phase, created);";
+                             " backend_id TEXT);"
+                             "CREATE INDEX IF NOT EXISTS jobs_phase ON jobs(phase, id);";
 
 int jobdb_open(const char *path, struct jobdb **out, struct phpc_error **err)
 {
@@ -68,15 +70,23 @@ void jobdb_close(struct jobdb *db)
 	free(db);
 }
 
-/* Prepares sql under the lock; binds text parameters (NULL binds NULL). */
-static sqlite3_stmt *prepare(struct jobdb *db, const char *sql, const char *const *params, size_t n)
+/* A parameter: text, or an integer when text is NULL. */
+struct param {
+	const char *text;
+	long long num;
+};
+#define TXT(s) ((struct param){.text = (s)})
+#define NUM(n) ((struct param){.text = NULL, .num = (n)})
+
+/* Prepares sql (under the caller's lock) and binds its parameters. */
+static sqlite3_stmt *prepare(struct jobdb *db, const char *sql, const struct param *p, size_t n)
 {
 	sqlite3_stmt *st = NULL;
 	if (sqlite3_prepare_v2(db->db, sql, -1, &st, NULL) != SQLITE_OK)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
-		int rc = params[i] ? sqlite3_bind_text(st, (int)i + 1, params[i], -1, SQLITE_STATIC)
-		                   : sqlite3_bind_null(st, (int)i + 1);
+		int rc = p[i].text ? sqlite3_bind_text(st, (int)i + 1, p[i].text, -1, SQLITE_STATIC)
+		                   : sqlite3_bind_int64(st, (int)i + 1, p[i].num);
 		if (rc != SQLITE_OK) {
 			sqlite3_finalize(st);
 			return NULL;
@@ -85,12 +95,12 @@ static sqlite3_stmt *prepare(struct jobdb *db, const char *sql, const char *cons
 	return st;
 }
 
-/* Runs a statement that returns no rows; *changes gets the rows changed. */
-static int exec(struct jobdb *db, const char *sql, const char *const *params, size_t n,
-                int *changes, const char *what, struct phpc_error **err)
+/* Runs a statement that returns no rows (the caller holds the lock);
+ * *changes gets the rows changed. */
+static int exec_locked(struct jobdb *db, const char *sql, const struct param *p, size_t n,
+                       int *changes, const char *what, struct phpc_error **err)
 {
-	pthread_mutex_lock(&db->lock);
-	sqlite3_stmt *st = prepare(db, sql, params, n);
+	sqlite3_stmt *st = prepare(db, sql, p, n);
 	int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
 	int r = 0;
 	if (rc == SQLITE_CONSTRAINT)
@@ -100,15 +110,16 @@ static int exec(struct jobdb *db, const char *sql, const char *const *params, si
 	else if (changes)
 		*changes = sqlite3_changes(db->db);
 	sqlite3_finalize(st);
-	pthread_mutex_unlock(&db->lock);
 	return r;
 }
 
-int jobdb_insert(struct jobdb *db, const struct jobd_job *j, struct phpc_error **err)
+static int exec(struct jobdb *db, const char *sql, const struct param *p, size_t n, int *changes,
+                const char *what, struct phpc_error **err)
 {
-	const char *p[] = {j->jid, j->spec, j->image, j->cmd};
-	return exec(db, "INSERT INTO jobs (jid, spec, image, cmd, phase) VALUES (?, ?, ?, ?, 0)", p,
-	            ARRAY_SIZE(p), NULL, "recording the job", err);
+	pthread_mutex_lock(&db->lock);
+	int r = exec_locked(db, sql, p, n, changes, what, err);
+	pthread_mutex_unlock(&db->lock);
+	return r;
 }
 
 static char *col(sqlite3_stmt *st, int i)
@@ -117,28 +128,76 @@ static char *col(sqlite3_stmt *st, int i)
 	return t ? phpc_xstrdup((const char *)t) : NULL;
 }
 
-int jobdb_get(struct jobdb *db, const char *jid, struct jobd_job *out, struct phpc_error **err)
+/* The jid of an unfinished job whose output directory holds a path of
+ * the new job's, or whose paths are in the new job's output directory. */
+static char *overlap_locked(struct jobdb *db, const char *input, const char *output)
+{
+	const struct param p[] = {TXT(input), TXT(output)};
+	sqlite3_stmt *st = prepare(db,
+	                           "SELECT jid FROM jobs WHERE phase != 2 AND ("
+	                           " substr(?1, 1, length(output_dir) + 1) = output_dir || '/' OR"
+	                           " substr(?2, 1, length(output_dir) + 1) = output_dir || '/' OR"
+	                           " substr(input_dir, 1, length(?2) + 1) = ?2 || '/' OR"
+	                           " substr(output_dir, 1, length(?2) + 1) = ?2 || '/') LIMIT 1",
+	                           p, ARRAY_SIZE(p));
+	char *jid = st && sqlite3_step(st) == SQLITE_ROW ? col(st, 0) : NULL;
+	sqlite3_finalize(st);
+	return jid;
+}
+
+int jobdb_insert(struct jobdb *db, struct jobd_job *j, struct phpc_error **err)
+{
+	const struct param p[] = {TXT(j->jid), TXT(j->spec),      TXT(j->image),
+	                          TXT(j->cmd), TXT(j->input_dir), TXT(j->output_dir)};
+	pthread_mutex_lock(&db->lock);
+	/* the check and the insert under one lock: two POSTs cannot both pass */
+	_cleanup_free_ char *other = overlap_locked(db, j->input_dir, j->output_dir);
+	int r;
+	if (other)
+		r = phpc_error_set(
+		    err, EBUSY,
+		    "its directories and those of job \"%s\", which has not finished, "
+		    "are one inside the other's output_dir: a job owns what is in its "
+		    "output directory",
+		    other);
+	else
+		r = exec_locked(db,
+		                "INSERT INTO jobs (jid, spec, image, cmd, input_dir, output_dir) "
+		                "VALUES (?, ?, ?, ?, ?, ?)",
+		                p, ARRAY_SIZE(p), NULL, "recording the job", err);
+	if (r == 0)
+		j->id = (long long)sqlite3_last_insert_rowid(db->db);
+	pthread_mutex_unlock(&db->lock);
+	return r;
+}
+
+#define COLUMNS                                                                             \
+	"SELECT id, jid, spec, image, cmd, input_dir, output_dir, phase, status, message, " \
+	"timestamp, logs, backend_id FROM jobs "
+
+static int get_where(struct jobdb *db, const char *where, struct param key, struct jobd_job *out,
+                     struct phpc_error **err)
 {
 	*out = (struct jobd_job){0};
-	const char *p[] = {jid};
+	_cleanup_free_ char *sql = phpc_xasprintf(COLUMNS "%s", where);
 	pthread_mutex_lock(&db->lock);
-	sqlite3_stmt *st = prepare(db,
-	                           "SELECT jid, spec, image, cmd, phase, status, message, "
-	                           "timestamp, logs, backend_id FROM jobs WHERE jid = ?",
-	                           p, 1);
+	sqlite3_stmt *st = prepare(db, sql, &key, 1);
 	int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
 	int r = 0;
 	if (rc == SQLITE_ROW) {
-		out->jid = col(st, 0);
-		out->spec = col(st, 1);
-		out->image = col(st, 2);
-		out->cmd = col(st, 3);
-		out->phase = (enum jobd_phase)sqlite3_column_int(st, 4);
-		out->status = col(st, 5);
-		out->message = col(st, 6);
-		out->timestamp = col(st, 7);
-		out->logs = col(st, 8);
-		out->backend_id = col(st, 9);
+		out->id = (long long)sqlite3_column_int64(st, 0);
+		out->jid = col(st, 1);
+		out->spec = col(st, 2);
+		out->image = col(st, 3);
+		out->cmd = col(st, 4);
+		out->input_dir = col(st, 5);
+		out->output_dir = col(st, 6);
+		out->phase = (enum jobd_phase)sqlite3_column_int(st, 7);
+		out->status = col(st, 8);
+		out->message = col(st, 9);
+		out->timestamp = col(st, 10);
+		out->logs = col(st, 11);
+		out->backend_id = col(st, 12);
 	} else if (rc == SQLITE_DONE) {
 		r = -ENOENT;
 	} else {
@@ -149,57 +208,84 @@ int jobdb_get(struct jobdb *db, const char *jid, struct jobd_job *out, struct ph
 	return r;
 }
 
-int jobdb_set_submitted(struct jobdb *db, const char *jid, const char *backend_id,
+int jobdb_get(struct jobdb *db, const char *jid, struct jobd_job *out, struct phpc_error **err)
+{
+	return get_where(db, "WHERE jid = ?", TXT(jid), out, err);
+}
+
+int jobdb_get_id(struct jobdb *db, long long id, struct jobd_job *out, struct phpc_error **err)
+{
+	return get_where(db, "WHERE id = ?", NUM(id), out, err);
+}
+
+/* After an UPDATE or DELETE ... AND phase = ? changed nothing: why. */
+static int why_unchanged(struct jobdb *db, long long id, int changed_phase_code)
+{
+	const struct param p[] = {NUM(id)};
+	pthread_mutex_lock(&db->lock);
+	sqlite3_stmt *st = prepare(db, "SELECT phase FROM jobs WHERE id = ?", p, 1);
+	int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&db->lock);
+	return rc == SQLITE_ROW ? changed_phase_code : -ENOENT;
+}
+
+int jobdb_set_submitted(struct jobdb *db, long long id, const char *backend_id,
                         struct phpc_error **err)
 {
-	const char *p[] = {backend_id, jid};
+	const struct param p[] = {TXT(backend_id), NUM(id)};
 	int changes = 0;
-	int r = exec(db, "UPDATE jobs SET phase = 1, backend_id = ? WHERE jid = ? AND phase = 0", p,
+	int r = exec(db, "UPDATE jobs SET phase = 1, backend_id = ? WHERE id = ? AND phase = 0", p,
 	             ARRAY_SIZE(p), &changes, "recording the job's start", err);
 	if (r == 0 && changes == 0)
-		return -ENOENT;
+		return why_unchanged(db, id, -EALREADY);
 	return r;
 }
 
-int jobdb_set_final(struct jobdb *db, const char *jid, const char *status, const char *message,
+int jobdb_set_final(struct jobdb *db, long long id, const char *status, const char *message,
                     const char *timestamp, const char *logs, struct phpc_error **err)
 {
-	const char *p[] = {status, message, timestamp, logs, jid};
+	const struct param p[] = {TXT(status), TXT(message), TXT(timestamp), TXT(logs), NUM(id)};
 	return exec(db,
 	            "UPDATE jobs SET phase = 2, status = ?, message = ?, timestamp = ?, logs = ? "
-	            "WHERE jid = ?",
+	            "WHERE id = ?",
 	            p, ARRAY_SIZE(p), NULL, "recording the job's end", err);
 }
 
-int jobdb_delete(struct jobdb *db, const char *jid, struct phpc_error **err)
+int jobdb_delete(struct jobdb *db, long long id, enum jobd_phase phase, struct phpc_error **err)
 {
-	const char *p[] = {jid};
+	const struct param p[] = {NUM(id), NUM(phase)};
 	int changes = 0;
-	int r = exec(db, "DELETE FROM jobs WHERE jid = ?", p, 1, &changes, "removing the job", err);
+	int r = exec(db, "DELETE FROM jobs WHERE id = ? AND phase = ?", p, ARRAY_SIZE(p), &changes,
+	             "removing the job", err);
 	if (r == 0 && changes == 0)
-		return -ENOENT;
+		return why_unchanged(db, id, -EAGAIN);
 	return r;
 }
 
-int jobdb_list_phase(struct jobdb *db, enum jobd_phase phase, char ***jids, struct phpc_error **err)
+int jobdb_list_phase(struct jobdb *db, enum jobd_phase phase, long long **ids, size_t *n,
+                     struct phpc_error **err)
 {
-	_cleanup_free_ char *ph = phpc_xasprintf("%d", (int)phase);
-	const char *p[] = {ph};
-	struct phpc_strv l = {0};
+	const struct param p[] = {NUM(phase)};
+	size_t cap = 16, k = 0;
+	long long *v = phpc_xmalloc(cap * sizeof(*v));
 	pthread_mutex_lock(&db->lock);
-	sqlite3_stmt *st =
-	    prepare(db, "SELECT jid FROM jobs WHERE phase = ? ORDER BY created, rowid", p, 1);
+	sqlite3_stmt *st = prepare(db, "SELECT id FROM jobs WHERE phase = ? ORDER BY id", p, 1);
 	int rc = SQLITE_ERROR;
-	while (st && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		phpc_strv_push(&l, col(st, 0));
+	while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (k == cap)
+			v = phpc_xrealloc(v, (cap *= 2) * sizeof(*v));
+		v[k++] = (long long)sqlite3_column_int64(st, 0);
+	}
 	int r = rc == SQLITE_DONE ? 0 : db_error(db, err, "listing jobs");
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&db->lock);
 	if (r < 0) {
-		phpc_strv_clear(&l);
+		free(v);
 		return r;
 	}
-	*jids = phpc_strv_steal(&l);
+	*ids = v;
+	*n = k;
 	return 0;
 }
 
@@ -219,6 +305,8 @@ void jobd_job_clear(struct jobd_job *j)
 	free(j->spec);
 	free(j->image);
 	free(j->cmd);
+	free(j->input_dir);
+	free(j->output_dir);
 	free(j->status);
 	free(j->message);
 	free(j->timestamp);

@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -140,6 +141,11 @@ static int config_from_env(struct jobd_config *c, struct phpc_error **err)
 	c->storebase = realpath(sb, NULL);
 	if (!c->storebase)
 		return phpc_error_errno(err, errno, "STOREBASE=%s", sb);
+	/* another user who can write in it could put a symlink where a job's
+	 * directory goes between the check and the mount */
+	int r = phpc_dir_check(c->storebase, PHPC_DIR_STORE, geteuid(), "STOREBASE", err);
+	if (r < 0)
+		return r;
 	if (strpbrk(c->storebase, ",:"))
 		return phpc_error_set(err, EINVAL,
 		                      "STOREBASE=%s: a path with ',' or ':' cannot be mounted by "
@@ -163,7 +169,7 @@ static int config_from_env(struct jobd_config *c, struct phpc_error **err)
 		phpc_strv_split(&labels, jl, ',');
 		for (size_t i = 0; i < labels.n; i++)
 			if (!strchr(labels.v[i], '=') || labels.v[i][0] == '=') {
-				int r = phpc_error_set(
+				r = phpc_error_set(
 				    err, EINVAL,
 				    "JOB_LABELS=%s: give key=value pairs separated by "
 				    "commas",
@@ -317,6 +323,12 @@ static int run(int argc, char **argv, struct phpc_error **err)
 	    phpc_dir_open(c.state_dir, PHPC_DIR_PRIVATE, geteuid(), "--state-dir", err);
 	if (sfd < 0)
 		return sfd;
+	/* every connection, and every job being started, holds descriptors */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
 	_cleanup_free_ char *dbpath = phpc_xasprintf("%s/jobs.db", c.state_dir);
 	struct jobdb *db = NULL;
 	r = jobdb_open(dbpath, &db, err);

@@ -60,7 +60,7 @@ static char *get_string(struct json_object *o, const char *key, bool required,
 }
 
 /* An integer, or a string of one (pman's type=int accepts "2"). */
-static bool get_int(struct json_object *o, const char *key, long min, long *out,
+static bool get_int(struct json_object *o, const char *key, long min, long max, long *out,
                     struct json_object *errs)
 {
 	struct json_object *v = member(o, key);
@@ -95,8 +95,8 @@ static bool get_int(struct json_object *o, const char *key, long min, long *out,
 		field_error(errs, key, "must be an integer");
 		return false;
 	}
-	if (n < min) {
-		field_error(errs, key, "must be at least %ld", min);
+	if (n < min || n > max) {
+		field_error(errs, key, "must be from %ld to %ld", min, max);
 		return false;
 	}
 	*out = n;
@@ -170,12 +170,21 @@ static char *store_path(struct json_object *o, const char *key, struct json_obje
 	for (const char *c = p; !why && *c; c++)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == ',' || *c == ':')
 			why = "must not contain ',', ':' or control characters";
+	if (!why && n > PHPC_JOB_PATH_MAX)
+		why = "is too long";
+	size_t depth = 0;
 	for (const char *c = p; !why && *c;) {
 		size_t len = strcspn(c, "/");
-		if ((len == 2 && c[0] == '.' && c[1] == '.'))
+		if (len == 2 && c[0] == '.' && c[1] == '.')
 			why = "must stay below STOREBASE (no \"..\")";
+		else if (len == 0 || (len == 1 && c[0] == '.'))
+			/* "." would mount all of STOREBASE: every job's data */
+			why =
+			    "must name a directory below STOREBASE (no \".\" or empty components)";
+		else if (++depth > PHPC_JOB_PATH_DEPTH)
+			why = "has too many components";
 		c += len;
-		while (*c == '/')
+		if (*c == '/')
 			c++;
 	}
 	if (why) {
@@ -204,6 +213,11 @@ int phpc_job_spec_parse(const char *body, size_t len, struct phpc_job_spec *out,
 	*message = NULL;
 	if (len > INT_MAX) {
 		*message = json_object_new_string("the request body is too large");
+		return -EINVAL;
+	}
+	/* the body is also kept as a C string (the job's record) */
+	if (memchr(body, '\0', len)) {
+		*message = json_object_new_string("the request body must not contain NUL bytes");
 		return -EINVAL;
 	}
 	struct json_tokener *tok = json_tokener_new();
@@ -249,10 +263,11 @@ int phpc_job_spec_parse(const char *body, size_t len, struct phpc_job_spec *out,
 	s->args = get_list(o, "args", true, errs);
 	s->args_path_flags = get_list(o, "args_path_flags", false, errs);
 	s->auid = get_string(o, "auid", true, errs);
-	get_int(o, "number_of_workers", 1, &s->number_of_workers, errs);
-	get_int(o, "cpu_limit", 0, &s->cpu_limit, errs);
-	get_int(o, "memory_limit", 0, &s->memory_limit, errs);
-	get_int(o, "gpu_limit", 0, &s->gpu_limit, errs);
+	/* bounds no machine exceeds: nothing downstream can overflow */
+	get_int(o, "number_of_workers", 1, 100000, &s->number_of_workers, errs);
+	get_int(o, "cpu_limit", 0, 100000000, &s->cpu_limit, errs);
+	get_int(o, "memory_limit", 0, 1L << 30, &s->memory_limit, errs);
+	get_int(o, "gpu_limit", 0, 100000, &s->gpu_limit, errs);
 	s->image = get_string(o, "image", true, errs);
 	if (s->image && !valid_image(s->image)) {
 		field_error(errs, "image", "is not an image name");
@@ -282,6 +297,9 @@ int phpc_job_spec_parse(const char *body, size_t len, struct phpc_job_spec *out,
 	for (char **e = s->env; !late && *e; e++)
 		if (!strchr(*e, '=') || **e == '=')
 			late = "\"env\" must be a list of \"key=value\" strings";
+		else if (strpbrk(*e, "\n\r"))
+			/* the job's variables go to podman as a file of lines */
+			late = "\"env\" items must not contain line breaks";
 	if (late) {
 		*message = json_object_new_string(late);
 		phpc_job_spec_clear(s);

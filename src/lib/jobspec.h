@@ -17,6 +17,9 @@
 #define PHPC_JOB_OUTGOING "/share/outgoing"
 /* the longest jid: a container name, a file name and a Slurm job name */
 #define PHPC_JOB_JID_MAX 128
+/* input_dir and output_dir: at most so long and so deep */
+#define PHPC_JOB_PATH_MAX   1024
+#define PHPC_JOB_PATH_DEPTH 32
 
 struct phpc_job_spec {
 	char *jid;              /* leading '/' stripped; [A-Za-z0-9][A-Za-z0-9_.-]* */

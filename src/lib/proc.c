@@ -141,7 +141,10 @@ int phpc_spawn_run(char *const *argv, char *const *envp, int timeout_ms, size_t 
 	sigfillset(&all);
 	posix_spawnattr_setsigmask(&at, &none);
 	posix_spawnattr_setsigdefault(&at, &all);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	/* its own process group: at the time limit, what it started goes too */
+	posix_spawnattr_setpgroup(&at, 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+	                                  POSIX_SPAWN_SETPGROUP);
 	pid_t pid;
 	int r = posix_spawn(&pid, argv[0], &fa, &at, argv, envp);
 	posix_spawn_file_actions_destroy(&fa);
@@ -168,7 +171,7 @@ int phpc_spawn_run(char *const *argv, char *const *envp, int timeout_ms, size_t 
 		if (n == 0) {
 			/* its pipes may outlive it in a grandchild: stop
 			 * waiting for them too */
-			kill(pid, SIGKILL);
+			kill(-pid, SIGKILL);
 			break;
 		}
 		for (int i = 0; i < 2 && n > 0; i++) {

@@ -17,7 +17,7 @@ int phpc_spawn_capture_quiet(char *const *argv, char *const *envp, char **out, i
 /* For a long-lived caller (the job service): runs argv[0] (a path) with
  * envp and stdin on /dev/null, capturing stdout and stderr separately (each
  * cut at max bytes, the rest read and dropped), killing it after timeout_ms
- * (0: no limit; then *status says SIGKILL). With errout NULL, stderr goes
+ * (0: no limit; then *status says SIGKILL), with its process group. With errout NULL, stderr goes
  * to out with stdout, in the order written (out may be NULL: both
  * dropped). Returns 0 with the wait status, or an error if it could not run. */
 int phpc_spawn_run(char *const *argv, char *const *envp, int timeout_ms, size_t max, char **out,

@@ -59,9 +59,10 @@ teardown() {
 	# a container on each of the job's 2 nodes
 	[ "$(jq -r .logs <<<"$body" | grep -c 'hello from a node')" -eq 2 ]
 	[ "$(wc -l <"$JOBD_BASE/svc/sb/key-n2/outgoing/runs")" -eq 2 ]
-	id=$(cat "$JOBD_BASE/svc/state/jobs/n2/slurm-id")
+	dir=$(job_dir n2)
+	id=$(cat "$dir/slurm-id")
 	scontrol -o show job "$id" | grep -q 'NodeList=node\[1-2\]'
 	req DELETE /n2/
 	[ "$status_code" = 204 ]
-	[ ! -e "$JOBD_BASE/svc/state/jobs/n2" ]
+	[ ! -e "$dir" ]
 }

@@ -32,6 +32,18 @@ add_module() {
 	cat >"$PODMANHPC_MODULES_DIR/$1.yaml"
 }
 
+# The site module NERSC ships as home.yaml: $HOME bound read-write, enabled
+# by --home or MOUNT_HOME=1.
+add_home_module() {
+	add_module home <<-'Y'
+	name: home
+	cli_arg: home
+	env: MOUNT_HOME
+	bind:
+	  - $HOME:$HOME
+	Y
+}
+
 # Imports the tiny image once per suite run.
 ensure_image() {
 	if ! "$PHPC" image exists "$IMG" 2>/dev/null; then

@@ -34,11 +34,13 @@ jobd_start() {
 	return 1
 }
 
-# Stops the service (and, with -9, everything of its process group at once).
+# Stops the service (and, with -9, everything of its session at once).
 jobd_stop() {
 	[ -n "${JOBD_PID:-}" ] || return 0
 	if [ "${1:-}" = -9 ]; then
-		kill -9 -- "-$JOBD_PID" 2>/dev/null || true
+		# its whole session: the service and every program it runs (each
+		# in a process group of its own)
+		pkill -9 -s "$JOBD_PID" 2>/dev/null || true
 	else
 		kill "$JOBD_PID" 2>/dev/null || true
 	fi
@@ -97,4 +99,9 @@ wait_status() {
 	done
 	echo "job $1: status $s, not $2: $body" >&2
 	return 1
+}
+
+# The state directory of a Slurm job: STATE/jobs/ID, ID its record's.
+job_dir() {
+	echo "$JOBD_DIR/state/jobs/$(sqlite3 "$JOBD_DIR/state/jobs.db" "select id from jobs where jid = '$1'")"
 }

@@ -121,6 +121,46 @@ teardown() {
 	[ "$(sqlite3 "$BATS_TEST_TMPDIR/state/jobs.db" 'select count(*) from jobs')" = 0 ]
 }
 
+@test "jobd: a job's env reaches its container only: no module, LOG_PLUGIN or rule variable of podman-hpc" {
+	# a site module that binds the home directory, enabled by a variable
+	add_home_module
+	echo secret >"$HOME/.phpc-jobd-marker-$$"
+	jobd_start "$BATS_TEST_TMPDIR"
+	job_input e1
+	post "$(job_json e1 "echo \"MOUNT_HOME=\$MOUNT_HOME\"; cat $HOME/.phpc-jobd-marker-$$ 2>&1 || true" |
+		jq -c --arg log "$BATS_TEST_TMPDIR/hook.log" '.env = ["MOUNT_HOME=1", "LOG_PLUGIN=" + $log, "HOME=/"]')"
+	[ "$status_code" = 201 ]
+	wait_status e1 finishedSuccessfully
+	rm -f "$HOME/.phpc-jobd-marker-$$"
+	logs=$(jq -r .logs <<<"$body")
+	[[ "$logs" == *"MOUNT_HOME=1"* ]]      # the variable is the container's
+	[[ "$logs" != *secret* ]]               # the module did not apply
+	[ ! -e "$BATS_TEST_TMPDIR/hook.log" ]   # nor did LOG_PLUGIN
+}
+
+@test "jobd: a job may not use a path inside a running job's output directory (409), nor all of STOREBASE" {
+	jobd_start "$BATS_TEST_TMPDIR"
+	job_input o1
+	post "$(job_json o1 'sleep 30')"
+	[ "$status_code" = 201 ]
+	mkdir -p "$BATS_TEST_TMPDIR/sb/key-o1/outgoing/x"
+	post "$(job_json o2 true | jq -c '.input_dir = "key-o1/outgoing/x"')"
+	[ "$status_code" = 409 ]
+	[[ "$(jq -r .message <<<"$body")" == *'job "o1", which has not finished'* ]]
+	post "$(job_json o3 true | jq -c '.input_dir = "."')"
+	[ "$status_code" = 400 ]
+	post "$(job_json o4 true | jq -c '.output_dir = "./"')"
+	[ "$status_code" = 400 ]
+	req DELETE /o1/
+	[ "$status_code" = 204 ]
+	# a jid used again right after its DELETE is a new job
+	job_input o1
+	post "$(job_json o1 'echo second')"
+	[ "$status_code" = 201 ]
+	wait_status o1 finishedSuccessfully
+	[ "$(jq -r .logs <<<"$body")" = second ]
+}
+
 @test "jobd: a failing job and an image that does not exist finish with an error that says why" {
 	jobd_start "$BATS_TEST_TMPDIR"
 	job_input f1
@@ -257,7 +297,7 @@ teardown() {
 	[ "$(jq -r .message <<<"$body")" = COMPLETED ]
 	[[ "$(jq -r .logs <<<"$body")" == *"hello from slurm"* ]]
 	[ "$(cat "$BATS_TEST_TMPDIR/sb/key-s1/outgoing/out.txt")" = "input of s1" ]
-	id=$(cat "$BATS_TEST_TMPDIR/state/jobs/s1/slurm-id")
+	id=$(cat "$(job_dir s1)/slurm-id")
 	scontrol show job "$id" | grep -q "JobName=s1"
 	job_input s2
 	post "$(job_json s2 'exit 7')"
@@ -269,10 +309,11 @@ teardown() {
 	sleep 2
 	req GET /s3/
 	[ "$(jq -r .status <<<"$body")" = notstarted ]
-	id=$(cat "$BATS_TEST_TMPDIR/state/jobs/s3/slurm-id")
+	dir=$(job_dir s3)
+	id=$(cat "$dir/slurm-id")
 	req DELETE /s3/
 	[ "$status_code" = 204 ]
-	[ ! -e "$BATS_TEST_TMPDIR/state/jobs/s3" ]
+	[ ! -e "$dir" ]
 	state=$(scontrol -o show job "$id" 2>/dev/null | grep -o 'JobState=[A-Z]*' || echo gone)
 	[[ "$state" =~ ^(JobState=CANCELLED|gone)$ ]]
 }

@@ -37,13 +37,7 @@ setup() {
 	copy:
 	  - x.conf:/etc/ld.so.conf.d/x.conf
 	Y
-	add_module home <<-Y
-	name: home
-	cli_arg: home
-	env: MOUNT_HOME
-	bind:
-	  - \$HOME:\$HOME
-	Y
+	add_home_module
 }
 
 victim_unchanged() {

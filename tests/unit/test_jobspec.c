@@ -87,8 +87,14 @@ static void test_bad_values(void **state)
 	    {"\"cpu_limit\": \"1.5\"", "cpu_limit",
 	     "invalid literal for int() with base 10: '1.5'"},
 	    {"\"cpu_limit\": 1.5", "cpu_limit", "must be an integer"},
-	    {"\"memory_limit\": -1", "memory_limit", "must be at least 0"},
-	    {"\"number_of_workers\": 0", "number_of_workers", "must be at least 1"},
+	    {"\"memory_limit\": -1", "memory_limit", "must be from 0 to"},
+	    {"\"number_of_workers\": 0", "number_of_workers", "must be from 1 to"},
+	    {"\"cpu_limit\": 99999999999999999999999", "cpu_limit", "must be from 0 to"},
+	    {"\"cpu_limit\": \"9223372036854775807\"", "cpu_limit", "must be from 0 to"},
+	    {"\"input_dir\": \".\"", "input_dir", "no \\\".\\\" or empty"},
+	    {"\"input_dir\": \"./\"", "input_dir", "no \\\".\\\" or empty"},
+	    {"\"output_dir\": \"a/./b\"", "output_dir", "no \\\".\\\" or empty"},
+	    {"\"output_dir\": \"a//b\"", "output_dir", "no \\\".\\\" or empty"},
 	    {"\"jid\": \"a b\"", "jid", "must be 1 to 128"},
 	    {"\"jid\": \"-x\"", "jid", "must be 1 to 128"},
 	    {"\"jid\": \"///\"", "jid", "must be 1 to 128"},
@@ -129,12 +135,20 @@ static void test_string_messages(void **state)
 	    {"{" GOOD ", \"env\": [\"=x\"]}",
 	     "\"\\\"env\\\" must be a list of \\\"key=value\\\" strings\""},
 	    {"[1, 2]", "\"the request body must be a JSON object\""},
+	    {"{" GOOD ", \"env\": [\"A=1\\nB=2\"]}",
+	     "\"\\\"env\\\" items must not contain line breaks\""},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		_cleanup_free_ char *m = message_of(cases[i].body);
 		if (strcmp(m, cases[i].want) != 0)
 			fail_msg("%s: got %s, want %s", cases[i].body, m, cases[i].want);
 	}
+	struct phpc_job_spec sp;
+	struct json_object *nul = NULL;
+	assert_int_equal(phpc_job_spec_parse("{\"a\": \"\0\"}", 10, &sp, &nul), -EINVAL);
+	assert_string_equal(json_object_get_string(nul),
+	                    "the request body must not contain NUL bytes");
+	json_object_put(nul);
 	const char *bad[] = {"{", "{\"jid\": }", "{} x", "", "\xff"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		_cleanup_free_ char *m = message_of(bad[i]);
