@@ -27,7 +27,9 @@ static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS jobs ("
                              " phase INTEGER NOT NULL DEFAULT 0,"
                              " status TEXT, message TEXT, timestamp TEXT, logs TEXT,"
                              " backend_id TEXT);"
-                             "CREATE INDEX IF NOT EXISTS jobs_phase ON jobs(phase, id);";
+                             "CREATE INDEX IF NOT EXISTS jobs_phase ON jobs(phase, id);"
+                             "CREATE INDEX IF NOT EXISTS jobs_input ON jobs(input_dir);"
+                             "CREATE INDEX IF NOT EXISTS jobs_output ON jobs(output_dir);";
 
 int jobdb_open(const char *path, struct jobdb **out, struct phpc_error **err)
 {
@@ -128,18 +130,42 @@ static char *col(sqlite3_stmt *st, int i)
 	return t ? phpc_xstrdup((const char *)t) : NULL;
 }
 
+/* Appends the proper ancestors of path ("a/b/c": "a", "a/b") to v. */
+static void ancestors(const char *path, struct phpc_strv *v)
+{
+	for (const char *p = strchr(path, '/'); p; p = strchr(p + 1, '/'))
+		phpc_strv_push(v, phpc_xstrndup(path, (size_t)(p - path)));
+}
+
 /* The jid of an unfinished job whose output directory holds a path of
- * the new job's, or whose paths are in the new job's output directory. */
+ * the new job's, or whose paths are in the new job's output directory.
+ * Both are index lookups (the ancestors of the new paths by equality, the
+ * paths below the new output directory by range: '0' follows '/'), so a
+ * POST costs the same with a thousand jobs running. */
 static char *overlap_locked(struct jobdb *db, const char *input, const char *output)
 {
-	const struct param p[] = {TXT(input), TXT(output)};
-	sqlite3_stmt *st = prepare(db,
-	                           "SELECT jid FROM jobs WHERE phase != 2 AND ("
-	                           " substr(?1, 1, length(output_dir) + 1) = output_dir || '/' OR"
-	                           " substr(?2, 1, length(output_dir) + 1) = output_dir || '/' OR"
-	                           " substr(input_dir, 1, length(?2) + 1) = ?2 || '/' OR"
-	                           " substr(output_dir, 1, length(?2) + 1) = ?2 || '/') LIMIT 1",
-	                           p, ARRAY_SIZE(p));
+	_cleanup_strv_ struct phpc_strv up = {0};
+	ancestors(input, &up);
+	ancestors(output, &up);
+	struct phpc_strv sql = {0};
+	phpc_strv_add(&sql, "SELECT jid FROM jobs WHERE phase != 2 AND (output_dir IN (''");
+	for (size_t i = 0; i < up.n; i++)
+		phpc_strv_add(&sql, ", ?");
+	phpc_strv_add(&sql, ") OR (input_dir > ? AND input_dir < ?) OR "
+	                    "(output_dir > ? AND output_dir < ?)) LIMIT 1");
+	_cleanup_free_ char *text = phpc_strv_join(sql.v, "");
+	phpc_strv_clear(&sql);
+	_cleanup_free_ char *lo = phpc_xasprintf("%s/", output);
+	_cleanup_free_ char *hi = phpc_xasprintf("%s0", output);
+	size_t n = up.n + 4;
+	_cleanup_free_ struct param *p = phpc_xcalloc(n, sizeof(*p));
+	for (size_t i = 0; i < up.n; i++)
+		p[i] = TXT(up.v[i]);
+	p[up.n] = TXT(lo);
+	p[up.n + 1] = TXT(hi);
+	p[up.n + 2] = TXT(lo);
+	p[up.n + 3] = TXT(hi);
+	sqlite3_stmt *st = prepare(db, text, p, n);
 	char *jid = st && sqlite3_step(st) == SQLITE_ROW ? col(st, 0) : NULL;
 	sqlite3_finalize(st);
 	return jid;
