@@ -13,13 +13,8 @@ def timed(argv, env):
 
 def alternate(a, env_a, b, env_b, runs):
     """Medians (seconds) of a and b over runs each, after one warm-up each."""
-    timed(a, env_a)
-    timed(b, env_b)
-    ta, tb = [], []
-    for _ in range(runs):
-        ta.append(timed(a, env_a))
-        tb.append(timed(b, env_b))
-    return statistics.median(ta), statistics.median(tb)
+    med_a, med_b, _ = paired(a, env_a, b, env_b, runs)
+    return med_a, med_b
 
 
 def paired(a, env_a, b, env_b, runs):
