@@ -35,6 +35,8 @@ static const struct key_def keys[PHPC_K__COUNT] = {
     [PHPC_K_USE_DEFAULT_ARGS] = {"use_default_args", PHPC_T_BOOL, false},
     /* ours: NERSC's compression was fixed */
     [PHPC_K_SQUASH_COMPRESSION] = {"squash_compression", PHPC_T_STR, false},
+    /* ours: the site registry `podman-hpc upload` pushes to (docs/site-tools.md) */
+    [PHPC_K_UPLOAD_REGISTRY] = {"upload_registry", PHPC_T_STR, false},
 };
 
 /* NERSC accepts this key but never uses it; we accept it too so that a site's
@@ -289,6 +291,8 @@ static void set_defaults(const struct phpc_config_input *in, struct phpc_config 
 	v[PHPC_K_WAIT_POLL_INTERVAL].num = 0.2;
 	v[PHPC_K_USE_DEFAULT_ARGS].b = true;
 	v[PHPC_K_SQUASH_COMPRESSION].str = phpc_xstrdup("lz4");
+	/* empty: no site registry; upload says how to set one */
+	v[PHPC_K_UPLOAD_REGISTRY].str = phpc_xstrdup("");
 	for (int k = 0; k < PHPC_K__COUNT; k++)
 		v[k].source = phpc_xstrdup("default");
 }

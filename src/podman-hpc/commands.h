@@ -30,6 +30,7 @@ extern const struct phpc_cmd_spec phpc_rmsqi_spec;
 extern const struct phpc_cmd_spec phpc_pull_spec;
 extern const struct phpc_cmd_spec phpc_shared_run_spec;
 extern const struct phpc_cmd_spec phpc_rank_spec;
+extern const struct phpc_cmd_spec phpc_upload_spec;
 
 int cmd_podman(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_infohpc(struct phpc_ctx *ctx, struct phpc_error **err);
@@ -41,6 +42,7 @@ int cmd_rmsqi(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_pull(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_shared_run(struct phpc_ctx *ctx, struct phpc_error **err);
 int cmd_rank(struct phpc_ctx *ctx, struct phpc_error **err);
+int cmd_upload(struct phpc_ctx *ctx, struct phpc_error **err);
 /* `podman-hpc run --help`: podman's help with the site's module flags added. */
 int phpc_print_sub_help(struct phpc_ctx *ctx, struct phpc_error **err);
 /* `podman-hpc pull --help`: podman's, and that podman-hpc then migrates. */

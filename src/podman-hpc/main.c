@@ -13,6 +13,7 @@ static const struct phpc_command phpc_commands[] = {
     {"pull", cmd_pull, &phpc_pull_spec, phpc_print_pull_help},
     {"shared-run", cmd_shared_run, &phpc_shared_run_spec, phpc_print_shared_run_help},
     {"rank", cmd_rank, &phpc_rank_spec, phpc_print_rank_help},
+    {"upload", cmd_upload, &phpc_upload_spec, NULL},
     {NULL, NULL, NULL, NULL},
 };
 
