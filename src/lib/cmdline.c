@@ -22,7 +22,8 @@ static enum phpc_cmd_kind kind_of(char *const *cmd, size_t n)
 	const char *a = cmd[0], *b = n > 1 ? cmd[1] : NULL;
 	if (b && streq(a, "container"))
 		a = b;
-	else if (b && streq(a, "image") && (streq(b, "build") || streq(b, "pull")))
+	else if (b && streq(a, "image") &&
+	         (streq(b, "build") || streq(b, "pull") || streq(b, "import") || streq(b, "load")))
 		a = b;
 	else if (b && streq(a, "image"))
 		return phpc_strv_contains((char *const *)image_readers, b) ? PHPC_KIND_IMAGES
@@ -31,7 +32,7 @@ static enum phpc_cmd_kind kind_of(char *const *cmd, size_t n)
 		return PHPC_KIND_RUN;
 	if (streq(a, "build"))
 		return PHPC_KIND_BUILD;
-	if (streq(a, "pull"))
+	if (streq(a, "pull") || streq(a, "import") || streq(a, "load"))
 		return PHPC_KIND_PULL;
 	if (streq(a, "exec"))
 		return PHPC_KIND_EXEC;
@@ -316,7 +317,13 @@ void phpc_default_args(const struct phpc_config *cfg, const struct phpc_plan *pl
 		break;
 	case PHPC_KIND_BUILD:
 		/* Nothing of the hook's: buildah stores --annotation and --env in
-		 * the built image, where they would act on every later run. */
+		 * the built image, where they would act on every later run. But
+		 * the FROM image's layers are unpacked as on pull: a user without
+		 * a subuid range (one id) could not build from any image with a
+		 * file of another owner (docs/site-tools.md, 3). Our
+		 * --storage-opt replaces storage.conf's options, so it is said
+		 * here again. */
+		add_pair(out, "--storage-opt", "ignore_chown_errors=true");
 		break;
 	case PHPC_KIND_PULL:
 		add_pair(out, "--storage-opt", "ignore_chown_errors=true");

@@ -15,7 +15,7 @@ enum phpc_cmd_kind {
 	PHPC_KIND_OTHER,  /* only the common defaults */
 	PHPC_KIND_RUN,    /* run, create */
 	PHPC_KIND_BUILD,  /* build */
-	PHPC_KIND_PULL,   /* pull */
+	PHPC_KIND_PULL,   /* pull, import, load: they unpack layers */
 	PHPC_KIND_IMAGES, /* commands that list or read images */
 	PHPC_KIND_EXEC,   /* exec */
 	PHPC_KIND_START,  /* start, restart: the hook runs again */
