@@ -9,10 +9,12 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-int phpc_shadow_lock_db(struct phpc_error **err)
+int phpc_shadow_lock_db(bool *held, struct phpc_error **err)
 {
-	if (lckpwdf() == 0)
+	if (lckpwdf() == 0) {
+		*held = true;
 		return 0;
+	}
 	int e = errno ? errno : EBUSY;
 	return phpc_error_errno(err, e,
 	                        "cannot take the lock of the user database (/etc/.pwd.lock, "
@@ -20,9 +22,11 @@ int phpc_shadow_lock_db(struct phpc_error **err)
 	                        "may hold it; try again when they are done");
 }
 
-void phpc_shadow_unlock_db(void)
+void phpc_shadow_unlock_db(bool *held)
 {
-	ulckpwdf();
+	if (*held)
+		ulckpwdf();
+	*held = false;
 }
 
 /* The pid in a lock file: decimal digits, then a NUL (as shadow-utils

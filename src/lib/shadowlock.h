@@ -12,11 +12,11 @@
 #include <stdbool.h>
 
 /* Takes lckpwdf(), which waits up to 15 seconds (glibc's limit) for another
- * holder. Returns 0, or a negative errno with a message that names
- * /etc/.pwd.lock and the programs that may hold it. */
-int phpc_shadow_lock_db(struct phpc_error **err);
-/* Releases it (ulckpwdf). */
-void phpc_shadow_unlock_db(void);
+ * holder, and sets *held. Returns 0, or a negative errno with a message that
+ * names /etc/.pwd.lock and the programs that may hold it. */
+int phpc_shadow_lock_db(bool *held, struct phpc_error **err);
+/* Releases it (ulckpwdf) if *held, and clears *held. */
+void phpc_shadow_unlock_db(bool *held);
 
 struct phpc_shadow_lock {
 	char *lock; /* FILE.lock while held, NULL otherwise; owned */

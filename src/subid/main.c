@@ -362,12 +362,6 @@ static int login_defs_range(struct options *o, struct phpc_error **err)
 	return 0;
 }
 
-static void unlock_db(bool *locked)
-{
-	if (*locked)
-		phpc_shadow_unlock_db();
-}
-
 /* 0: all is well; 2: done, with users left out or overlaps; < 0: error. */
 static int run(int argc, char **argv, struct phpc_error **err)
 {
@@ -403,12 +397,13 @@ static int run(int argc, char **argv, struct phpc_error **err)
 	if (r < 0)
 		return r;
 
-	_cleanup_(unlock_db) bool db_locked = false;
+	_cleanup_(phpc_shadow_unlock_db) bool db_locked = false;
 	_cleanup_(target_clear) struct target tu = {.dirfd = -1};
 	_cleanup_(target_clear) struct target tg = {.dirfd = -1};
 	r = target_open(&tu, o.subuid ? o.subuid : "/etc/subuid", "--subuid", err);
-	if (r == 0)
-		r = target_open(&tg, o.subgid ? o.subgid : "/etc/subgid", "--subgid", err);
+	if (r < 0)
+		return r;
+	r = target_open(&tg, o.subgid ? o.subgid : "/etc/subgid", "--subgid", err);
 	if (r < 0)
 		return r;
 	struct stat su, sg;
@@ -420,10 +415,9 @@ static int run(int argc, char **argv, struct phpc_error **err)
 		/* useradd's order: lckpwdf, then each file's lock; it reads the
 		 * files under them, so must we */
 		if (in_etc(&tu) || in_etc(&tg)) {
-			r = phpc_shadow_lock_db(err);
+			r = phpc_shadow_lock_db(&db_locked, err);
 			if (r < 0)
 				return r;
-			db_locked = true;
 		}
 		r = phpc_shadow_lock_file(tu.path, &tu.lock, err);
 		if (r == 0)
