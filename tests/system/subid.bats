@@ -355,14 +355,7 @@ time.sleep(120)' "$T/etc/.pwd.lock" "$T/locked" >/dev/null 2>&1 3>&- &
 
 @test "subid: 10,000 users from libnss-extrausers get blocks that overlap nothing" {
 	[ -d /var/lib/extrausers ] || skip "libnss-extrausers is not installed (scripts/install-deps)"
-	mkdir "$T/extrausers"
-	awk 'BEGIN { for (i = 0; i < 10000; i++)
-		printf "x%d:x:%d:%d::/nonexistent:/usr/sbin/nologin\n", i, 20000 + i, 20000 + i }' \
-		>"$T/extrausers/passwd"
-	awk 'BEGIN { for (i = 0; i < 10000; i++) printf "x%d:x:%d:\n", i, 20000 + i }' \
-		>"$T/extrausers/group"
-	sed -e 's/^passwd:.*/passwd: files extrausers/' -e 's/^group:.*/group: files extrausers/' \
-		/etc/nsswitch.conf >"$T/nsswitch.conf"
+	"$TESTS_LIB/make-extrausers" "$T" 10000 x 20000
 	add_user ann 1050 # a real user too, from files
 	# the machine's range, 1000-60000, so its own users are in it too
 	sed -i -e 's/^UID_MIN.*/UID_MIN 1000/' -e 's/^UID_MAX.*/UID_MAX 60000/' "$T/etc/login.defs"
