@@ -17,15 +17,19 @@ def alternate(a, env_a, b, env_b, runs):
     return med_a, med_b
 
 
-def paired(a, env_a, b, env_b, runs):
+def paired(a, env_a, b, env_b, runs, before_b=None):
     """Like alternate, plus the median of the per-pair differences b - a,
     which a slow phase of the machine shifts less than a difference of
-    medians: (median a, median b, median of b - a)."""
+    medians: (median a, median b, median of b - a). before_b, if given, is
+    called before each run of b, untimed: the state b must start from."""
+    prepare = before_b or (lambda: None)
     timed(a, env_a)
+    prepare()
     timed(b, env_b)
     ta, tb = [], []
     for _ in range(runs):
         ta.append(timed(a, env_a))
+        prepare()
         tb.append(timed(b, env_b))
     return (statistics.median(ta), statistics.median(tb),
             statistics.median(y - x for x, y in zip(ta, tb)))

@@ -115,6 +115,24 @@ int phpc_write_file_atomic(int dirfd, const char *name, const char *data, size_t
 	return atomic_commit(dirfd, tmp, name, fd, mode, write_all(fd, data, len), err);
 }
 
+int phpc_replace_file(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
+                      uid_t uid, gid_t gid, struct phpc_error **err)
+{
+	_cleanup_free_ char *tmp = NULL;
+	/* 0600 until it is complete and has its owner */
+	int fd = atomic_open(dirfd, name, 0600, &tmp, err);
+	if (fd < 0)
+		return fd;
+	int r = write_all(fd, data, len);
+	if (r == 0 && fchown(fd, uid, gid) < 0)
+		r = -errno;
+	r = atomic_commit(dirfd, tmp, name, fd, mode, r, err);
+	/* the rename is only durable once the directory is */
+	if (r == 0 && fsync(dirfd) < 0)
+		return phpc_error_errno(err, errno, "cannot sync the directory of %s", name);
+	return r;
+}
+
 int phpc_write_file_if_changed(int dirfd, const char *name, const char *data, size_t len,
                                mode_t mode, bool *changed, struct phpc_error **err)
 {

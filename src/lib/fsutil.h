@@ -21,6 +21,15 @@ int phpc_read_fd(int fd, const char *what, char **out, size_t *len, struct phpc_
 int phpc_write_file_atomic(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
                            struct phpc_error **err);
 
+/* Replaces dirfd/name with data as phpc_write_file_atomic does, for a file
+ * of the system's configuration (/etc/subuid): the new file gets mode, uid
+ * and gid before it is renamed into place (pass the old file's, so that
+ * nothing but the content changes), and the directory is fsynced after the
+ * rename, so that after a crash the name holds the old file or the new one.
+ * Returns -ENOMEM (not an abort) when it cannot allocate. */
+int phpc_replace_file(int dirfd, const char *name, const char *data, size_t len, mode_t mode,
+                      uid_t uid, gid_t gid, struct phpc_error **err);
+
 /* Like phpc_write_file_atomic, but leaves the file alone (no write, no mtime
  * change) when it already holds exactly data. Sets *changed if given. */
 int phpc_write_file_if_changed(int dirfd, const char *name, const char *data, size_t len,

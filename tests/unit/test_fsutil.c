@@ -89,6 +89,36 @@ static void test_too_big_counts_as_having(void **state)
 	rm_tree(d);
 }
 
+/* /etc/subuid's replacement: mode and content, no temporary file left. */
+static void test_replace_file_keeps_mode(void **state)
+{
+	(void)state;
+	char *path = write_temp("subuid", "old\n");
+	char *dir = phpc_xstrdup(path);
+	*strrchr(dir, '/') = '\0';
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	struct phpc_error *err = NULL;
+	assert_int_equal(
+	    phpc_replace_file(dfd, "subuid", "old\nnew\n", 8, 0640, geteuid(), getegid(), &err), 0);
+	assert_null(err);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(st.st_uid, geteuid());
+	char *text = NULL;
+	assert_int_equal(phpc_read_file(AT_FDCWD, path, &text, NULL, NULL), 0);
+	assert_string_equal(text, "old\nnew\n");
+	free(text);
+	char *tmp = phpc_xasprintf("%s/.subuid.tmp.%ld", dir, (long)getpid());
+	assert_int_equal(access(tmp, F_OK), -1);
+	free(tmp);
+	close(dfd);
+	phpc_rm_rf_at(AT_FDCWD, dir, NULL);
+	free(dir);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -96,6 +126,7 @@ int main(void)
 	    cmocka_unit_test(test_aufs_whiteouts),
 	    cmocka_unit_test(test_fuse_overlay_xattr),
 	    cmocka_unit_test(test_too_big_counts_as_having),
+	    cmocka_unit_test(test_replace_file_keeps_mode),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

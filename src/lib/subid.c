@@ -1,0 +1,982 @@
+#include "subid.h"
+#include "util.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+
+/* shadow-utils' subordinate_parse copies a line into a buffer of 1024 bytes
+ * and takes a longer one for no entry at all. */
+#define SHADOW_LINE_MAX 1023
+
+/* Longest name written into a file: LOGIN_NAME_MAX. */
+#define NAME_MAX_LEN 256
+
+/* ---- small helpers ------------------------------------------------------------------------ */
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	uint64_t r;
+	return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+static uint64_t sat_mul(uint64_t a, uint64_t b)
+{
+	uint64_t r;
+	return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+}
+
+/* The last id of a block [start, start + count), for messages (count > 0). */
+static uint64_t last_id(uint64_t start, uint64_t count)
+{
+	return sat_add(start, count - 1);
+}
+
+/* Text of a file or of NSS in a message: control characters, DEL, bytes
+ * past ASCII and '\' as \xNN (docs/conventions.md, 5), at most 64 bytes. */
+static char *esc(const char *s, size_t n)
+{
+	size_t shown = n > 64 ? 64 : n;
+	char *out = phpc_xmalloc(shown * 4 + 4);
+	size_t o = 0;
+	for (size_t i = 0; i < shown; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c >= 0x7f || c == '\\')
+			o += (size_t)snprintf(out + o, 5, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	if (shown < n) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static char *esc_str(const char *s)
+{
+	return esc(s, strlen(s));
+}
+
+/* A number as shadow-utils' getulong reads one (strtoul with base 0):
+ * leading white space, an optional '+', then 0x hexadecimal, 0 octal or
+ * decimal digits up to the end. *octal tells the second form, which a
+ * reader of the file would likely take for decimal. */
+static bool parse_num(const char *s, size_t n, uint64_t *out, bool *octal)
+{
+	size_t i = 0;
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\v' || s[i] == '\f' ||
+	                 s[i] == '\r' || s[i] == '\n'))
+		i++;
+	if (i < n && s[i] == '+')
+		i++;
+	unsigned base = 10;
+	*octal = false;
+	if (n - i > 1 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
+		base = 16;
+		i += 2;
+	} else if (n - i > 1 && s[i] == '0') {
+		base = 8;
+		*octal = true;
+	}
+	if (i >= n)
+		return false;
+	uint64_t v = 0;
+	for (; i < n; i++) {
+		char c = s[i];
+		unsigned d;
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a') + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A') + 10;
+		else
+			return false;
+		if (d >= base || v > (UINT64_MAX - d) / base)
+			return false;
+		v = v * base + d;
+	}
+	*out = v;
+	return true;
+}
+
+/* Whether s is a uid as newuidmap writes it to compare with an owner
+ * ("%lu": decimal, no leading zero), and which. */
+static bool canonical_uid(const char *s, uint32_t *uid)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 10 || (s[0] == '0' && n > 1))
+		return false;
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v > UINT32_MAX)
+		return false;
+	*uid = (uint32_t)v;
+	return true;
+}
+
+/* ---- parsing ------------------------------------------------------------------------------ */
+
+static void warn(struct phpc_subid_file *f, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void warn(struct phpc_subid_file *f, size_t line, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *msg = phpc_xvasprintf(fmt, ap);
+	va_end(ap);
+	phpc_strv_addf(&f->warnings, "%s line %zu: %s", f->name, line, msg);
+}
+
+static bool is_blank(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return false;
+	return true;
+}
+
+/* A line that is not an entry, or not wholly one: shown (escaped) with why. */
+static void warn_line(struct phpc_subid_file *f, size_t line, const char *s, size_t n,
+                      const char *why)
+{
+	_cleanup_free_ char *shown = esc(s, n);
+	warn(f, line, "\"%s\" %s", shown, why);
+}
+
+static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_t line, size_t *cap)
+{
+	if (is_blank(s, n) || s[0] == '#')
+		return;
+	/* NIS compat lines: shadow-utils keeps them without reading them */
+	if (s[0] == '+' || s[0] == '-')
+		return;
+	const char *nul = memchr(s, '\0', n);
+	if (nul) {
+		/* shadow-utils copies the line as a C string: it reads up to the NUL */
+		warn(f, line, "holds a NUL byte; read up to it, as newuidmap reads it");
+		n = (size_t)(nul - s);
+		if (is_blank(s, n))
+			return;
+	}
+	if (n > SHADOW_LINE_MAX) {
+		warn(f, line,
+		     "longer than the %d bytes newuidmap reads, so no entry for it either; kept "
+		     "as it is",
+		     SHADOW_LINE_MAX);
+		return;
+	}
+	const char *c1 = memchr(s, ':', n);
+	const char *c2 = c1 ? memchr(c1 + 1, ':', n - (size_t)(c1 + 1 - s)) : NULL;
+	const char *c3 = c2 ? memchr(c2 + 1, ':', n - (size_t)(c2 + 1 - s)) : NULL;
+	const char *end = c3 ? c3 : s + n;
+	if (!c2 || c1 == s || c2 == c1 + 1 || c2 + 1 == end) {
+		warn_line(f, line, s, n,
+		          "is not owner:start:count; kept as it is (newuidmap ignores it too)");
+		return;
+	}
+	uint64_t start, count;
+	bool oct_start, oct_count;
+	if (!parse_num(c1 + 1, (size_t)(c2 - c1 - 1), &start, &oct_start) ||
+	    !parse_num(c2 + 1, (size_t)(end - c2 - 1), &count, &oct_count)) {
+		warn_line(f, line, s, n,
+		          "has a start or count that is not a number; kept as it is (newuidmap "
+		          "ignores it too)");
+		return;
+	}
+	if (c3)
+		warn_line(f, line, s, n,
+		          "has more than three fields: the others are ignored, as newuidmap "
+		          "ignores them");
+	struct phpc_subid_entry e = {
+	    .owner = phpc_xstrndup(s, (size_t)(c1 - s)),
+	    .start = start,
+	    .count = count,
+	    .line = line,
+	};
+	if (oct_start || oct_count || count == 0 || start > PHPC_SUBID_LIMIT - 1 ||
+	    count > PHPC_SUBID_LIMIT - start) {
+		_cleanup_free_ char *owner = esc_str(e.owner);
+		if (oct_start || oct_count)
+			warn(f, line,
+			     "%s's %s has a leading 0, so newuidmap reads it as octal: %" PRIu64
+			     "; write it in decimal",
+			     owner, oct_start ? "start" : "count", oct_start ? start : count);
+		if (count == 0)
+			warn(f, line, "%s has a count of 0, which gives no ids", owner);
+		else if (start > PHPC_SUBID_LIMIT - 1 || count > PHPC_SUBID_LIMIT - start)
+			warn(f, line,
+			     "%s's block %" PRIu64 "-%" PRIu64 " ends past 4294967295, the last "
+			     "id: newuidmap cannot map what lies beyond",
+			     owner, start, last_id(start, count));
+	}
+	if (f->n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		f->v = phpc_xrealloc(f->v, *cap * sizeof(*f->v));
+	}
+	f->v[f->n++] = e;
+}
+
+void phpc_subid_parse(const char *name, const char *text, size_t len, struct phpc_subid_file *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->name = phpc_xstrdup(name);
+	f->text = phpc_xmalloc(len + 1);
+	if (len)
+		memcpy(f->text, text, len);
+	f->text[len] = '\0';
+	f->len = len;
+	size_t cap = 0;
+	const char *p = f->text, *end = f->text + len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		parse_line(f, p, (size_t)(le - p), ++f->lines, &cap);
+		p = le + (nl ? 1 : 0);
+	}
+}
+
+void phpc_subid_file_clear(struct phpc_subid_file *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->v[i].owner);
+	free(f->v);
+	free(f->text);
+	free(f->name);
+	phpc_strv_clear(&f->warnings);
+	memset(f, 0, sizeof(*f));
+}
+
+/* ---- schemes ------------------------------------------------------------------------------ */
+
+bool phpc_subid_block(const struct phpc_subid_params *p, uint32_t uid, uint64_t *start)
+{
+	if (p->scheme == PHPC_SUBID_MULTIPLY) {
+		*start = sat_add(sat_mul(uid, p->multiplier), p->offset);
+	} else if (uid < p->uid_min) {
+		*start = UINT64_MAX;
+		return false;
+	} else {
+		*start = sat_add(p->base, sat_mul(uid - p->uid_min, p->count));
+	}
+	return p->count <= PHPC_SUBID_LIMIT && *start <= PHPC_SUBID_LIMIT - p->count;
+}
+
+/* The largest uid whose block ends by 2^32; false when none does. */
+static bool last_fitting_uid(const struct phpc_subid_params *p, uint64_t *uid)
+{
+	uint64_t room;
+	if (p->scheme == PHPC_SUBID_MULTIPLY) {
+		if (sat_add(p->offset, p->count) > PHPC_SUBID_LIMIT)
+			return false;
+		room = PHPC_SUBID_LIMIT - p->offset - p->count;
+		*uid = p->multiplier ? room / p->multiplier : UINT32_MAX;
+	} else {
+		if (sat_add(p->base, p->count) > PHPC_SUBID_LIMIT)
+			return false;
+		room = PHPC_SUBID_LIMIT - p->base - p->count;
+		*uid = p->uid_min + room / p->count;
+	}
+	if (*uid > UINT32_MAX)
+		*uid = UINT32_MAX;
+	return true;
+}
+
+/* What an admin changes when blocks end past 2^32. */
+static const char *overflow_fix(const struct phpc_subid_params *p)
+{
+	return p->scheme == PHPC_SUBID_MULTIPLY
+	           ? "use --scheme offset, or a smaller --multiplier and --count"
+	           : "lower --base or --count, or narrow --uid-min..--uid-max";
+}
+
+int phpc_subid_params_check(const struct phpc_subid_params *p, struct phpc_error **err)
+{
+	if (p->count == 0 || p->count > PHPC_SUBID_LIMIT)
+		return phpc_error_set(
+		    err, EINVAL, "--count %" PRIu64 ": give a number of ids from 1 to 4294967296",
+		    p->count);
+	if (p->uid_min > p->uid_max)
+		return phpc_error_set(err, EINVAL,
+		                      "--uid-min %" PRIu32 " is above --uid-max %" PRIu32
+		                      ": give the lowest uid first",
+		                      p->uid_min, p->uid_max);
+	if (p->scheme == PHPC_SUBID_MULTIPLY) {
+		/* uid u's block ends at u*M + O + count - 1; uid u+1's starts at
+		 * (u+1)*M + O. With M < count the first count - M ids of u+1's
+		 * block are also u's: u's containers could own u+1's container
+		 * files and signal or ptrace its container processes. A multiplier
+		 * of 10000 with 65536 ids, a setting seen at sites, does this. */
+		if (p->multiplier < p->count)
+			return phpc_error_set(
+			    err, EINVAL,
+			    "--multiplier %" PRIu64 " is smaller than --count %" PRIu64
+			    ": the blocks of adjacent uids would overlap, and one user's "
+			    "containers could own another's files and signal its processes; use "
+			    "--count %" PRIu64 " to keep these starts, or --scheme offset",
+			    p->multiplier, p->count, p->multiplier);
+		if (p->multiplier > PHPC_SUBID_LIMIT || p->offset >= PHPC_SUBID_LIMIT)
+			return phpc_error_set(err, EINVAL,
+			                      "--multiplier %" PRIu64 " --offset %" PRIu64
+			                      ": give values below 4294967296",
+			                      p->multiplier, p->offset);
+	} else if (p->base >= PHPC_SUBID_LIMIT) {
+		return phpc_error_set(err, EINVAL,
+		                      "--base %" PRIu64 ": give a value below 4294967296", p->base);
+	}
+	uint64_t first;
+	bool fits = phpc_subid_block(p, p->uid_min, &first);
+	/* a block holding a real user's uid lets its owner act as that user */
+	if (first <= p->uid_max)
+		return phpc_error_set(
+		    err, EINVAL,
+		    "the block of uid %" PRIu32 " (--uid-min) would start at %" PRIu64
+		    ", not above --uid-max %" PRIu32 ", so blocks would hold the uids of users "
+		    "in range: raise %s above %" PRIu32,
+		    p->uid_min, first, p->uid_max,
+		    p->scheme == PHPC_SUBID_MULTIPLY ? "--multiplier or --offset" : "--base",
+		    p->uid_max);
+	if (!fits)
+		return phpc_error_set(err, EINVAL,
+		                      "even the block of uid %" PRIu32 " (--uid-min), %" PRIu64
+		                      "-%" PRIu64 ", would end past 4294967295, the last id: %s",
+		                      p->uid_min, first, last_id(first, p->count), overflow_fix(p));
+	return 0;
+}
+
+/* ---- lookups ------------------------------------------------------------------------------ */
+
+/* The length of the leading run of a sorted sequence of n elements for
+ * which below(ctx, i) holds (the first i where it does not): every lookup
+ * of a plan is one of these, O(log n). */
+static size_t count_below(size_t n, bool (*below)(const void *ctx, size_t i), const void *ctx)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (below(ctx, mid))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* A block of an existing entry, [first, end). */
+struct span {
+	uint64_t first, end;
+	size_t entry;
+};
+
+/* A file's entries, sorted for the lookups of a plan. */
+struct fileidx {
+	const struct phpc_subid_file *f;
+	struct span *s; /* blocks with a count, by first id */
+	size_t n;
+	size_t *best;        /* best[i]: the one of s[0..i] that ends last */
+	const char **owners; /* every owner, sorted */
+	uint32_t *numeric;   /* the owners that are uids, sorted */
+	size_t n_owners, n_numeric;
+};
+
+static int cmp_span(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+	if (x->first != y->first)
+		return x->first < y->first ? -1 : 1;
+	return x->entry < y->entry ? -1 : x->entry > y->entry;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void index_file(const struct phpc_subid_file *f, struct fileidx *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->f = f;
+	x->s = phpc_xcalloc(f->n, sizeof(*x->s));
+	x->best = phpc_xcalloc(f->n, sizeof(*x->best));
+	x->owners = phpc_xcalloc(f->n, sizeof(*x->owners));
+	x->numeric = phpc_xcalloc(f->n, sizeof(*x->numeric));
+	for (size_t i = 0; i < f->n; i++) {
+		const struct phpc_subid_entry *e = &f->v[i];
+		x->owners[x->n_owners++] = e->owner;
+		uint32_t uid;
+		if (canonical_uid(e->owner, &uid))
+			x->numeric[x->n_numeric++] = uid;
+		if (e->count)
+			x->s[x->n++] = (struct span){e->start, sat_add(e->start, e->count), i};
+	}
+	qsort(x->s, x->n, sizeof(*x->s), cmp_span);
+	qsort(x->owners, x->n_owners, sizeof(*x->owners), cmp_str);
+	qsort(x->numeric, x->n_numeric, sizeof(*x->numeric), cmp_u32);
+	for (size_t i = 0; i < x->n; i++)
+		x->best[i] = i && x->s[x->best[i - 1]].end >= x->s[i].end ? x->best[i - 1] : i;
+}
+
+static void index_clear(struct fileidx *x)
+{
+	free(x->s);
+	free(x->best);
+	free(x->owners);
+	free(x->numeric);
+}
+
+/* An entry of x whose block shares an id with [first, end), or NULL: of the
+ * blocks that start before end, the one that ends last is the only one to
+ * look at. */
+struct span_key {
+	const struct fileidx *x;
+	uint64_t end;
+};
+
+static bool span_starts_before(const void *ctx, size_t i)
+{
+	const struct span_key *k = ctx;
+	return k->x->s[i].first < k->end;
+}
+
+static const struct phpc_subid_entry *overlapping(const struct fileidx *x, uint64_t first,
+                                                  uint64_t end)
+{
+	struct span_key k = {x, end};
+	size_t n = count_below(x->n, span_starts_before, &k);
+	if (n == 0)
+		return NULL;
+	const struct span *b = &x->s[x->best[n - 1]];
+	return b->end > first ? &x->f->v[b->entry] : NULL;
+}
+
+static bool has_owner(const struct fileidx *x, const char *name)
+{
+	return bsearch(&name, x->owners, x->n_owners, sizeof(*x->owners), cmp_str) != NULL;
+}
+
+static bool has_numeric(const struct fileidx *x, uint32_t uid)
+{
+	return bsearch(&uid, x->numeric, x->n_numeric, sizeof(*x->numeric), cmp_u32) != NULL;
+}
+
+/* Users, by name and by uid, without the later of two users of one name
+ * (getpwnam gives the first that NSS enumerates). */
+struct users {
+	const struct phpc_subid_user *u;
+	size_t *byname; /* indices of u, by name */
+	size_t *byuid;  /* the same indices, by uid then enumeration order */
+	size_t n;
+	struct idref *gids; /* distinct primary gids, sorted */
+	size_t n_gids;
+};
+
+/* An id and the first user (index) who has it. */
+struct idref {
+	uint32_t id;
+	size_t user;
+};
+
+static int cmp_byname(const void *a, const void *b, void *users)
+{
+	const struct phpc_subid_user *u = users;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	int c = strcmp(u[i].name, u[j].name);
+	return c ? c : (i < j ? -1 : i > j);
+}
+
+static int cmp_byuid(const void *a, const void *b, void *users)
+{
+	const struct phpc_subid_user *u = users;
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+	if (u[i].uid != u[j].uid)
+		return u[i].uid < u[j].uid ? -1 : 1;
+	return i < j ? -1 : i > j;
+}
+
+static int cmp_idref(const void *a, const void *b)
+{
+	const struct idref *x = a, *y = b;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->user < y->user ? -1 : x->user > y->user;
+}
+
+static void users_index(const struct phpc_subid_user *u, size_t n, struct users *us)
+{
+	memset(us, 0, sizeof(*us));
+	us->u = u;
+	size_t *all = phpc_xcalloc(n, sizeof(*all));
+	for (size_t i = 0; i < n; i++)
+		all[i] = i;
+	qsort_r(all, n, sizeof(*all), cmp_byname, (void *)u);
+	us->byname = phpc_xcalloc(n, sizeof(*us->byname));
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || !streq(u[all[i]].name, u[all[i - 1]].name))
+			us->byname[us->n++] = all[i];
+	free(all);
+	us->byuid = phpc_xcalloc(n, sizeof(*us->byuid));
+	memcpy(us->byuid, us->byname, us->n * sizeof(*us->byuid));
+	qsort_r(us->byuid, us->n, sizeof(*us->byuid), cmp_byuid, (void *)u);
+	us->gids = phpc_xcalloc(n, sizeof(*us->gids));
+	for (size_t i = 0; i < us->n; i++)
+		us->gids[i] = (struct idref){u[us->byname[i]].gid, us->byname[i]};
+	qsort(us->gids, us->n, sizeof(*us->gids), cmp_idref);
+	for (size_t i = 0; i < us->n; i++)
+		if (i == 0 || us->gids[i].id != us->gids[us->n_gids - 1].id)
+			us->gids[us->n_gids++] = us->gids[i];
+}
+
+static void users_clear(struct users *us)
+{
+	free(us->byname);
+	free(us->byuid);
+	free(us->gids);
+}
+
+struct user_key {
+	const struct users *us;
+	const char *name;
+	uint64_t id;
+};
+
+static bool name_below(const void *ctx, size_t i)
+{
+	const struct user_key *k = ctx;
+	return strcmp(k->us->u[k->us->byname[i]].name, k->name) < 0;
+}
+
+static bool uid_below(const void *ctx, size_t i)
+{
+	const struct user_key *k = ctx;
+	return k->us->u[k->us->byuid[i]].uid < k->id;
+}
+
+static bool gid_below(const void *ctx, size_t i)
+{
+	const struct user_key *k = ctx;
+	return k->us->gids[i].id < k->id;
+}
+
+/* The user of this name, or NULL. */
+static const struct phpc_subid_user *user_named(const struct users *us, const char *name)
+{
+	struct user_key k = {us, name, 0};
+	size_t i = count_below(us->n, name_below, &k);
+	return i < us->n && streq(us->u[us->byname[i]].name, name) ? &us->u[us->byname[i]] : NULL;
+}
+
+/* The first position in byuid with a uid >= uid. */
+static size_t uid_lower_bound(const struct users *us, uint64_t uid)
+{
+	struct user_key k = {us, NULL, uid};
+	return count_below(us->n, uid_below, &k);
+}
+
+/* A user whose uid lies in [first, end), or NULL. */
+static const struct phpc_subid_user *uid_within(const struct users *us, uint64_t first,
+                                                uint64_t end)
+{
+	size_t i = uid_lower_bound(us, first);
+	return i < us->n && us->u[us->byuid[i]].uid < end ? &us->u[us->byuid[i]] : NULL;
+}
+
+/* A distinct primary gid in [first, end), or NULL. */
+static const struct idref *gid_within(const struct users *us, uint64_t first, uint64_t end)
+{
+	struct user_key k = {us, NULL, first};
+	size_t i = count_below(us->n_gids, gid_below, &k);
+	return i < us->n_gids && us->gids[i].id < end ? &us->gids[i] : NULL;
+}
+
+/* Whether the entry's owner is the user of uid (by one of its names, or as
+ * the number), so that the block holding uid is that user's own. */
+static bool owner_has_uid(const struct users *us, const char *owner, uint32_t uid)
+{
+	uint32_t n;
+	if (canonical_uid(owner, &n))
+		return n == uid;
+	const struct phpc_subid_user *u = user_named(us, owner);
+	return u && u->uid == uid;
+}
+
+/* Whether the entry's owner is a user whose primary group is gid. */
+static bool owner_has_gid(const struct users *us, const char *owner, uint32_t gid)
+{
+	uint32_t n;
+	if (canonical_uid(owner, &n)) {
+		for (size_t i = uid_lower_bound(us, n); i < us->n && us->u[us->byuid[i]].uid == n;
+		     i++)
+			if (us->u[us->byuid[i]].gid == gid)
+				return true;
+		return false;
+	}
+	const struct phpc_subid_user *u = user_named(us, owner);
+	return u && u->gid == gid;
+}
+
+/* ---- the plan ----------------------------------------------------------------------------- */
+
+static char *describe(const struct phpc_subid_entry *e)
+{
+	_cleanup_free_ char *owner = esc_str(e->owner);
+	return phpc_xasprintf("line %zu (%s: %" PRIu64 "-%" PRIu64 ")", e->line, owner, e->start,
+	                      last_id(e->start, e->count));
+}
+
+/* Existing entries of one file that share ids, each reported once (against
+ * the block, among those that start before it, that ends last). Two
+ * entries of one owner only give that user ids twice. */
+static void report_overlaps(const struct fileidx *x, struct phpc_strv *out)
+{
+	for (size_t i = 1; i < x->n; i++) {
+		const struct span *prev = &x->s[x->best[i - 1]];
+		if (x->s[i].first >= prev->end)
+			continue;
+		const struct phpc_subid_entry *a = &x->f->v[prev->entry],
+		                              *b = &x->f->v[x->s[i].entry];
+		if (streq(a->owner, b->owner))
+			continue;
+		_cleanup_free_ char *da = describe(a);
+		_cleanup_free_ char *db = describe(b);
+		phpc_strv_addf(out,
+		               "%s: %s and %s overlap: each one's containers can act as the "
+		               "other's (own its files, signal its processes); change one of them "
+		               "by hand",
+		               x->f->name, da, db);
+	}
+}
+
+/* Real ids inside someone else's existing block: uids for subuid, primary
+ * gids for subgid. */
+static void report_ids_inside(const struct fileidx *ux, const struct fileidx *gx,
+                              const struct users *us, struct phpc_strv *out)
+{
+	for (size_t i = 0; i < us->n; i++) {
+		const struct phpc_subid_user *u = &us->u[us->byuid[i]];
+		if (i && us->u[us->byuid[i - 1]].uid == u->uid)
+			continue;
+		const struct phpc_subid_entry *e = overlapping(ux, u->uid, (uint64_t)u->uid + 1);
+		if (!e || owner_has_uid(us, e->owner, u->uid))
+			continue;
+		_cleanup_free_ char *d = describe(e);
+		_cleanup_free_ char *name = esc_str(u->name);
+		_cleanup_free_ char *owner = esc_str(e->owner);
+		phpc_strv_addf(out,
+		               "%s: uid %" PRIu32 " of user %s lies inside %s: %s's containers can "
+		               "act as %s (own its files, signal its processes); change that entry "
+		               "by hand",
+		               ux->f->name, u->uid, name, d, owner, name);
+	}
+	for (size_t i = 0; i < us->n_gids; i++) {
+		const struct idref *g = &us->gids[i];
+		const struct phpc_subid_entry *e = overlapping(gx, g->id, (uint64_t)g->id + 1);
+		if (!e || owner_has_gid(us, e->owner, g->id))
+			continue;
+		_cleanup_free_ char *d = describe(e);
+		_cleanup_free_ char *name = esc_str(us->u[g->user].name);
+		_cleanup_free_ char *owner = esc_str(e->owner);
+		phpc_strv_addf(out,
+		               "%s: gid %" PRIu32 " (primary group of user %s) lies inside %s: "
+		               "%s's containers can act as that group; change that entry by hand",
+		               gx->f->name, g->id, name, d, owner);
+	}
+}
+
+/* Whether a name can be written as an owner: no ':' or newline, not read
+ * as a comment or a NIS line, not too long for the line. */
+static bool name_writable(const char *name)
+{
+	size_t n = strlen(name);
+	return n && n <= NAME_MAX_LEN && !strpbrk(name, ":\n\r") && name[0] != '#' &&
+	       name[0] != '+' && name[0] != '-';
+}
+
+/* Why a block cannot go into file x, or NULL. */
+static char *conflict(const struct fileidx *x, bool gids, const struct users *us, uint64_t first,
+                      uint64_t end)
+{
+	const struct phpc_subid_entry *e = overlapping(x, first, end);
+	if (e) {
+		_cleanup_free_ char *d = describe(e);
+		return phpc_xasprintf("would overlap %s %s", x->f->name, d);
+	}
+	if (!gids) {
+		const struct phpc_subid_user *u = uid_within(us, first, end);
+		if (u) {
+			_cleanup_free_ char *name = esc_str(u->name);
+			return phpc_xasprintf("would hold uid %" PRIu32 " of user %s in %s", u->uid,
+			                      name, x->f->name);
+		}
+		return NULL;
+	}
+	const struct idref *g = gid_within(us, first, end);
+	if (g) {
+		_cleanup_free_ char *name = esc_str(us->u[g->user].name);
+		return phpc_xasprintf("would hold gid %" PRIu32 " (primary group of user %s) in %s",
+		                      g->id, name, x->f->name);
+	}
+	return NULL;
+}
+
+static void push_new(struct phpc_subid_new **v, size_t *n, const struct phpc_subid_user *u,
+                     uint64_t start, uint64_t count)
+{
+	/* at most one a uid; *v was sized for every user */
+	(*v)[(*n)++] = (struct phpc_subid_new){u->name, u->uid, start, count};
+}
+
+/* One uid in range: the users byuid[from..to) share it. */
+static void plan_uid(const struct fileidx *ux, const struct fileidx *gx, const struct users *us,
+                     size_t from, size_t to, const struct phpc_subid_params *p,
+                     struct phpc_subid_plan *out)
+{
+	const struct phpc_subid_user *first = &us->u[us->byuid[from]], *u = NULL;
+	uint32_t uid = first->uid;
+	bool in_u = has_numeric(ux, uid), in_g = has_numeric(gx, uid);
+	for (size_t i = from; i < to; i++) {
+		const struct phpc_subid_user *c = &us->u[us->byuid[i]];
+		in_u = in_u || has_owner(ux, c->name);
+		in_g = in_g || has_owner(gx, c->name);
+		if (!u && name_writable(c->name))
+			u = c;
+	}
+	out->users++;
+	out->had_uid += in_u;
+	out->had_gid += in_g;
+	if (in_u && in_g)
+		return;
+	_cleanup_free_ char *name = esc_str((u ? u : first)->name);
+	if (!u) {
+		phpc_strv_addf(&out->left_out,
+		               "user %s (uid %" PRIu32 ") gets no block: its name cannot be "
+		               "written in %s (a ':' or a newline, a leading '#', '+' or '-', or "
+		               "longer than %d bytes); add an entry by hand with the uid as the "
+		               "owner (%" PRIu32 ":START:COUNT)",
+		               name, uid, in_u ? gx->f->name : ux->f->name, NAME_MAX_LEN, uid);
+		return;
+	}
+	uint64_t start;
+	if (!phpc_subid_block(p, uid, &start)) {
+		uint64_t max = 0;
+		_cleanup_free_ char *fit =
+		    last_fitting_uid(p, &max)
+		        ? phpc_xasprintf("blocks fit for uids up to %" PRIu64, max)
+		        : phpc_xstrdup("no block fits");
+		phpc_strv_addf(&out->left_out,
+		               "user %s (uid %" PRIu32 ") gets no block: it would start at %" PRIu64
+		               " and end past 4294967295, the last id (%s); %s",
+		               name, uid, start, fit, overflow_fix(p));
+		return;
+	}
+	uint64_t end = start + p->count;
+	_cleanup_free_ char *why = NULL;
+	if (!in_u)
+		why = conflict(ux, false, us, start, end);
+	if (!why && !in_g)
+		why = conflict(gx, true, us, start, end);
+	if (why) {
+		phpc_strv_addf(&out->left_out,
+		               "user %s (uid %" PRIu32 ") gets no block: %" PRIu64 "-%" PRIu64
+		               " %s; give %s a free range by hand (usermod --add-subuids and "
+		               "--add-subgids FIRST-LAST %s)",
+		               name, uid, start, last_id(start, p->count), why, name, name);
+		return;
+	}
+	if (!in_u)
+		push_new(&out->uid_new, &out->n_uid_new, u, start, p->count);
+	if (!in_g)
+		push_new(&out->gid_new, &out->n_gid_new, u, start, p->count);
+}
+
+void phpc_subid_plan(const struct phpc_subid_file *subuid, const struct phpc_subid_file *subgid,
+                     const struct phpc_subid_user *users, size_t n,
+                     const struct phpc_subid_params *p, struct phpc_subid_plan *out)
+{
+	memset(out, 0, sizeof(*out));
+	struct fileidx ux, gx;
+	struct users us;
+	index_file(subuid, &ux);
+	index_file(subgid, &gx);
+	users_index(users, n, &us);
+	out->uid_new = phpc_xcalloc(us.n, sizeof(*out->uid_new));
+	out->gid_new = phpc_xcalloc(us.n, sizeof(*out->gid_new));
+
+	report_overlaps(&ux, &out->overlaps);
+	report_overlaps(&gx, &out->overlaps);
+	report_ids_inside(&ux, &gx, &us, &out->overlaps);
+
+	size_t i = uid_lower_bound(&us, p->uid_min);
+	while (i < us.n && us.u[us.byuid[i]].uid <= p->uid_max) {
+		size_t j = i + 1;
+		while (j < us.n && us.u[us.byuid[j]].uid == us.u[us.byuid[i]].uid)
+			j++;
+		plan_uid(&ux, &gx, &us, i, j, p, out);
+		i = j;
+	}
+	index_clear(&ux);
+	index_clear(&gx);
+	users_clear(&us);
+}
+
+void phpc_subid_plan_clear(struct phpc_subid_plan *plan)
+{
+	free(plan->uid_new);
+	free(plan->gid_new);
+	phpc_strv_clear(&plan->left_out);
+	phpc_strv_clear(&plan->overlaps);
+	memset(plan, 0, sizeof(*plan));
+}
+
+/* ---- output ------------------------------------------------------------------------------- */
+
+struct buf {
+	char *p;
+	size_t n, cap;
+};
+
+static void buf_add(struct buf *b, const char *s, size_t n)
+{
+	if (b->n + n + 1 > b->cap) {
+		while (b->n + n + 1 > b->cap)
+			b->cap = b->cap ? b->cap * 2 : 4096;
+		b->p = phpc_xrealloc(b->p, b->cap);
+	}
+	if (n)
+		memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+}
+
+static void buf_addf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void buf_addf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *s = phpc_xvasprintf(fmt, ap);
+	va_end(ap);
+	buf_add(b, s, strlen(s));
+}
+
+static void add_lines(struct buf *b, const char *prefix, const struct phpc_subid_new *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf_addf(b, "%s%s:%" PRIu64 ":%" PRIu64 "\n", prefix, v[i].name, v[i].start,
+		         v[i].count);
+}
+
+static bool lacks_final_newline(const struct phpc_subid_file *f)
+{
+	return f->len && f->text[f->len - 1] != '\n';
+}
+
+char *phpc_subid_render(const struct phpc_subid_file *f, const struct phpc_subid_new *v, size_t n,
+                        size_t *len)
+{
+	struct buf b = {0};
+	buf_add(&b, f->text, f->len);
+	if (n && lacks_final_newline(f))
+		buf_add(&b, "\n", 1);
+	add_lines(&b, "", v, n);
+	*len = b.n;
+	return b.p;
+}
+
+/* A hunk's range as diff -U0 writes it: "L" for one line, "L,N" else (for
+ * N = 0, L is the line after which the lines go). */
+static char *hunk_range(size_t line, size_t n)
+{
+	return n == 1 ? phpc_xasprintf("%zu", line) : phpc_xasprintf("%zu,%zu", line, n);
+}
+
+char *phpc_subid_diff(const struct phpc_subid_file *f, const struct phpc_subid_new *v, size_t n)
+{
+	struct buf b = {0};
+	buf_add(&b, "", 0);
+	if (!n)
+		return b.p;
+	buf_addf(&b, "--- %s\n+++ %s\n", f->name, f->name);
+	if (lacks_final_newline(f)) {
+		/* the last line changes: it gains its '\n' */
+		const char *last = f->text + f->len;
+		while (last > f->text && last[-1] != '\n')
+			last--;
+		size_t ln = (size_t)(f->text + f->len - last);
+		_cleanup_free_ char *new_range = hunk_range(f->lines, n + 1);
+		buf_addf(&b, "@@ -%zu +%s @@\n-", f->lines, new_range);
+		buf_add(&b, last, ln);
+		static const char no_newline[] = "\n\\ No newline at end of file\n+";
+		buf_add(&b, no_newline, sizeof(no_newline) - 1);
+		buf_add(&b, last, ln);
+		buf_add(&b, "\n", 1);
+	} else {
+		_cleanup_free_ char *new_range = hunk_range(f->lines + 1, n);
+		buf_addf(&b, "@@ -%zu,0 +%s @@\n", f->lines, new_range);
+	}
+	add_lines(&b, "+", v, n);
+	return b.p;
+}
+
+/* ---- login.defs --------------------------------------------------------------------------- */
+
+static void defs_uid(const char *name, size_t line, const char *key, const char *val, size_t n,
+                     uint32_t *out, struct phpc_strv *warnings)
+{
+	uint64_t v;
+	bool octal;
+	if (n >= 2 && val[0] == '"' && val[n - 1] == '"') {
+		val++;
+		n -= 2;
+	}
+	if (parse_num(val, n, &v, &octal) && v < UINT32_MAX) {
+		*out = (uint32_t)v;
+		return;
+	}
+	_cleanup_free_ char *shown = esc(val, n);
+	phpc_strv_addf(warnings,
+	               "%s line %zu: %s \"%s\" is not a uid; using %" PRIu32 " (give a number from "
+	               "0 to 4294967294)",
+	               name, line, key, shown, *out);
+}
+
+void phpc_subid_login_defs(const char *name, const char *text, uint32_t *uid_min, uint32_t *uid_max,
+                           struct phpc_strv *warnings)
+{
+	size_t line = 0;
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		const char *le = nl ? nl : p + strlen(p);
+		line++;
+		const char *k = p;
+		while (k < le && (*k == ' ' || *k == '\t'))
+			k++;
+		const char *ke = k;
+		while (ke < le && *ke != ' ' && *ke != '\t')
+			ke++;
+		const char *v = ke;
+		while (v < le && (*v == ' ' || *v == '\t'))
+			v++;
+		const char *ve = le;
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
+			ve--;
+		size_t kn = (size_t)(ke - k);
+		if (kn == 7 && memcmp(k, "UID_MIN", 7) == 0)
+			defs_uid(name, line, "UID_MIN", v, (size_t)(ve - v), uid_min, warnings);
+		else if (kn == 7 && memcmp(k, "UID_MAX", 7) == 0)
+			defs_uid(name, line, "UID_MAX", v, (size_t)(ve - v), uid_max, warnings);
+		p = nl ? nl + 1 : le;
+	}
+}

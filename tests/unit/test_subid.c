@@ -1,0 +1,666 @@
+#include "testutil.h"
+
+#include "subid.h"
+
+#include <errno.h>
+#include <inttypes.h>
+
+static const struct phpc_subid_params defaults = {
+    .scheme = PHPC_SUBID_MULTIPLY,
+    .multiplier = PHPC_SUBID_DEFAULT_MULTIPLIER,
+    .base = PHPC_SUBID_DEFAULT_BASE,
+    .count = PHPC_SUBID_DEFAULT_COUNT,
+    .uid_min = PHPC_SUBID_DEFAULT_UID_MIN,
+    .uid_max = PHPC_SUBID_DEFAULT_UID_MAX,
+};
+
+static void parse(const char *name, const char *text, struct phpc_subid_file *f)
+{
+	phpc_subid_parse(name, text, strlen(text), f);
+}
+
+/* Whether some string of v contains every one of the NULL-ended needles. */
+static bool has_line(const struct phpc_strv *v, const char *const *needles)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		bool all = true;
+		for (const char *const *s = needles; *s && all; s++)
+			all = strstr(v->v[i], *s) != NULL;
+		if (all)
+			return true;
+	}
+	return false;
+}
+
+#define assert_has_line(sv, ...)                                            \
+	do {                                                                \
+		const char *const needles_[] = {__VA_ARGS__, NULL};         \
+		if (!has_line((sv), needles_)) {                            \
+			for (size_t i_ = 0; i_ < (sv)->n; i_++)             \
+				print_message("  line: %s\n", (sv)->v[i_]); \
+			fail_msg("no line with %s", needles_[0]);           \
+		}                                                           \
+	} while (0)
+
+static int check(const struct phpc_subid_params *p, char **msg)
+{
+	struct phpc_error *err = NULL;
+	int r = phpc_subid_params_check(p, &err);
+	*msg = err ? phpc_xstrdup(err->msg) : NULL;
+	phpc_error_free(err);
+	return r;
+}
+
+/* ---- parsing ------------------------------------------------------------------------------ */
+
+static void test_parse_entries_and_others(void **state)
+{
+	(void)state;
+	struct phpc_subid_file f;
+	parse("/etc/subuid",
+	      "# managed by hand\n"
+	      "alice:100000:65536\n"
+	      "\n"
+	      "   \t\n"
+	      "+nis\n"
+	      "bob:0x30000:0200\n"    /* hex start, octal count */
+	      "junk\n"                /* line 7 */
+	      "carol:1:\n"            /* empty count */
+	      ":1:2\n"                /* empty owner */
+	      "dave:12a:5\n"          /* not a number */
+	      "erin:4294967295:2\n"   /* past 2^32 */
+	      "frank:5:0\n"           /* count 0 */
+	      "gina:7:8:extra\n"      /* a fourth field */
+	      "crlf:9:10\r\n"         /* \r makes it no number */
+	      "1000:  +200000:65536", /* strtoul's white space and '+'; no final '\n' */
+	      &f);
+	assert_int_equal(f.lines, 15);
+	assert_int_equal(f.n, 6);
+	assert_string_equal(f.v[0].owner, "alice");
+	assert_int_equal(f.v[0].start, 100000);
+	assert_int_equal(f.v[0].count, 65536);
+	assert_int_equal(f.v[0].line, 2);
+	assert_string_equal(f.v[1].owner, "bob");
+	assert_int_equal(f.v[1].start, 0x30000);
+	assert_int_equal(f.v[1].count, 128);
+	assert_string_equal(f.v[2].owner, "erin");
+	assert_string_equal(f.v[3].owner, "frank");
+	assert_string_equal(f.v[4].owner, "gina");
+	assert_int_equal(f.v[4].count, 8);
+	assert_string_equal(f.v[5].owner, "1000");
+	assert_int_equal(f.v[5].start, 200000);
+	assert_int_equal(f.v[5].line, 15);
+
+	assert_has_line(&f.warnings, "/etc/subuid line 6:", "octal: 128");
+	assert_has_line(&f.warnings, "line 7:", "\"junk\" is not owner:start:count");
+	assert_has_line(&f.warnings, "line 8:", "not owner:start:count");
+	assert_has_line(&f.warnings, "line 9:", "not owner:start:count");
+	assert_has_line(&f.warnings, "line 10:", "not a number");
+	assert_has_line(&f.warnings, "line 11:", "erin's block 4294967295-4294967296",
+	                "ends past 4294967295");
+	assert_has_line(&f.warnings, "line 12:", "count of 0");
+	assert_has_line(&f.warnings, "line 13:", "more than three fields");
+	/* the \r is shown escaped, not sent to a terminal */
+	assert_has_line(&f.warnings, "line 14:", "crlf:9:10\\x0d", "not a number");
+	/* comments, blank and NIS lines are not warned about */
+	assert_int_equal(f.warnings.n, 9);
+	phpc_subid_file_clear(&f);
+}
+
+static void test_parse_nul_and_long_lines(void **state)
+{
+	(void)state;
+	static const char text[] = "alice:1:2\0garbage\nbob:3:4\n";
+	struct phpc_subid_file f;
+	phpc_subid_parse("f", text, sizeof(text) - 1, &f);
+	assert_int_equal(f.n, 2);
+	assert_string_equal(f.v[0].owner, "alice");
+	assert_int_equal(f.v[0].count, 2);
+	assert_has_line(&f.warnings, "f line 1:", "NUL byte");
+	/* the text is kept whole, NUL included */
+	assert_int_equal(f.len, sizeof(text) - 1);
+	assert_memory_equal(f.text, text, sizeof(text) - 1);
+	phpc_subid_file_clear(&f);
+
+	char *big = phpc_xmalloc(2100);
+	memset(big, 'a', 2000);
+	memcpy(big + 2000, ":1:2\n", 6);
+	parse("f", big, &f);
+	assert_int_equal(f.n, 0);
+	assert_has_line(&f.warnings, "longer than the 1023 bytes");
+	phpc_subid_file_clear(&f);
+	free(big);
+}
+
+static void test_parse_number_edges(void **state)
+{
+	(void)state;
+	struct phpc_subid_file f;
+	parse("f",
+	      "a:18446744073709551615:1\n" /* UINT64_MAX: read, past 2^32 */
+	      "b:18446744073709551616:1\n" /* past what strtoul reads */
+	      "c:0x:1\n"
+	      "d:08:1\n"
+	      "e:-1:1\n"
+	      "f:0:1\n",
+	      &f);
+	assert_int_equal(f.n, 2);
+	assert_string_equal(f.v[0].owner, "a");
+	assert_true(f.v[0].start == UINT64_MAX);
+	assert_string_equal(f.v[1].owner, "f");
+	assert_int_equal(f.v[1].start, 0);
+	phpc_subid_file_clear(&f);
+}
+
+/* ---- parameters and blocks ---------------------------------------------------------------- */
+
+static void test_params_defaults_ok(void **state)
+{
+	(void)state;
+	char *msg;
+	assert_int_equal(check(&defaults, &msg), 0);
+	assert_null(msg);
+	struct phpc_subid_params p = defaults;
+	p.scheme = PHPC_SUBID_OFFSET;
+	assert_int_equal(check(&p, &msg), 0);
+	/* a multiplier equal to the count: adjacent blocks touch, do not overlap */
+	p = defaults;
+	p.multiplier = p.count = 10000;
+	assert_int_equal(check(&p, &msg), 0);
+}
+
+static void test_params_multiplier_below_count(void **state)
+{
+	(void)state;
+	struct phpc_subid_params p = defaults;
+	p.multiplier = 10000; /* and 65536 ids: uid u's block runs into u+1's */
+	char *msg;
+	assert_int_equal(check(&p, &msg), -EINVAL);
+	assert_non_null(strstr(msg, "--multiplier 10000 is smaller than --count 65536"));
+	assert_non_null(strstr(msg, "overlap"));
+	assert_non_null(strstr(msg, "--count 10000"));
+	assert_non_null(strstr(msg, "--scheme offset"));
+	free(msg);
+	uint64_t a, b;
+	assert_true(phpc_subid_block(&p, 1000, &a));
+	assert_true(phpc_subid_block(&p, 1001, &b));
+	assert_true(a + p.count > b); /* what the refusal is about */
+}
+
+static void test_params_refusals(void **state)
+{
+	(void)state;
+	static const struct {
+		uint64_t count, multiplier, offset, base;
+		enum phpc_subid_scheme scheme;
+		uint32_t lo, hi;
+		const char *msg;
+	} cases[] = {
+	    {0, 65536, 0, 0, PHPC_SUBID_MULTIPLY, 1000, 60000, "--count 0"},
+	    {PHPC_SUBID_LIMIT + 1, PHPC_SUBID_LIMIT + 1, 0, 0, PHPC_SUBID_MULTIPLY, 1000, 60000,
+	     "--count 4294967297"},
+	    {65536, 65536, 0, 0, PHPC_SUBID_MULTIPLY, 2000, 1000, "--uid-min 2000 is above"},
+	    /* blocks that would hold the uids of users in range */
+	    {10, 10, 0, 0, PHPC_SUBID_MULTIPLY, 1000, 60000, "would start at 10000"},
+	    {65536, 65536, 0, 50000, PHPC_SUBID_OFFSET, 1000, 60000, "raise --base above 60000"},
+	    /* nobody's block fits */
+	    {65536, 65536, 0, 0, PHPC_SUBID_MULTIPLY, 70000, 80000, "even the block of uid 70000"},
+	    {65536, 65536, 0, PHPC_SUBID_LIMIT - 100, PHPC_SUBID_OFFSET, 1000, 60000,
+	     "even the block"},
+	    {65536, PHPC_SUBID_LIMIT + 1, 0, 0, PHPC_SUBID_MULTIPLY, 1000, 60000,
+	     "give values below 4294967296"},
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct phpc_subid_params p = {
+		    .scheme = cases[i].scheme,
+		    .multiplier = cases[i].multiplier,
+		    .offset = cases[i].offset,
+		    .base = cases[i].base,
+		    .count = cases[i].count,
+		    .uid_min = cases[i].lo,
+		    .uid_max = cases[i].hi,
+		};
+		char *msg;
+		if (check(&p, &msg) != -EINVAL)
+			fail_msg("case %zu accepted", i);
+		if (!strstr(msg, cases[i].msg))
+			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, msg, cases[i].msg);
+		free(msg);
+	}
+}
+
+static void test_block_edges_at_2_32(void **state)
+{
+	(void)state;
+	uint64_t s;
+	/* multiply, 65536 x 65536: uid 65535's block ends exactly at 2^32 */
+	assert_true(phpc_subid_block(&defaults, 65535, &s));
+	assert_int_equal(s, 4294901760ULL);
+	assert_false(phpc_subid_block(&defaults, 65536, &s));
+	assert_int_equal(s, PHPC_SUBID_LIMIT);
+	/* the largest uid: refused, not wrapped around */
+	assert_false(phpc_subid_block(&defaults, UINT32_MAX - 1, &s));
+
+	struct phpc_subid_params p = defaults;
+	p.offset = 65535; /* uid 65534 now ends at 2^32 - 1, 65535 one past */
+	assert_true(phpc_subid_block(&p, 65534, &s));
+	assert_false(phpc_subid_block(&p, 65535, &s));
+
+	/* offset: base + (uid - uid_min) * count + count <= 2^32 */
+	p = defaults;
+	p.scheme = PHPC_SUBID_OFFSET;
+	p.uid_min = 10000;
+	p.uid_max = 99999;
+	p.base = 100000;
+	uint64_t k = (PHPC_SUBID_LIMIT - p.base) / p.count - 1; /* the last block that fits */
+	assert_true(phpc_subid_block(&p, (uint32_t)(p.uid_min + k), &s));
+	assert_true(s + p.count <= PHPC_SUBID_LIMIT);
+	assert_false(phpc_subid_block(&p, (uint32_t)(p.uid_min + k + 1), &s));
+	/* exactly at the limit */
+	p.base = PHPC_SUBID_LIMIT - 2 * p.count;
+	assert_true(phpc_subid_block(&p, p.uid_min + 1, &s));
+	assert_int_equal(s + p.count, PHPC_SUBID_LIMIT);
+	assert_false(phpc_subid_block(&p, p.uid_min + 2, &s));
+	/* 5-digit uids that multiply cannot serve fit densely */
+	p = defaults;
+	p.scheme = PHPC_SUBID_OFFSET;
+	p.uid_min = 10000;
+	p.uid_max = 70000;
+	char *msg;
+	assert_int_equal(check(&p, &msg), 0);
+	assert_true(phpc_subid_block(&p, 70000, &s));
+	assert_false(phpc_subid_block(&defaults, 70000, &s));
+}
+
+/* ---- plans -------------------------------------------------------------------------------- */
+
+struct world {
+	struct phpc_subid_file u, g;
+	struct phpc_subid_plan plan;
+};
+
+static void plan(struct world *w, const char *subuid, const char *subgid,
+                 const struct phpc_subid_user *users, size_t n, const struct phpc_subid_params *p)
+{
+	parse("/etc/subuid", subuid, &w->u);
+	parse("/etc/subgid", subgid, &w->g);
+	phpc_subid_plan(&w->u, &w->g, users, n, p, &w->plan);
+}
+
+static void world_clear(struct world *w)
+{
+	phpc_subid_plan_clear(&w->plan);
+	phpc_subid_file_clear(&w->u);
+	phpc_subid_file_clear(&w->g);
+}
+
+static void test_plan_fresh(void **state)
+{
+	(void)state;
+	const struct phpc_subid_user users[] = {
+	    {"root", 0, 0},        {"nobody", 65534, 65534}, {"bob", 1002, 1002},
+	    {"alice", 1001, 1001}, {"max", 60000, 60000},    {"over", 60001, 60001},
+	};
+	struct world w;
+	plan(&w, "", "", users, ARRAY_SIZE(users), &defaults);
+	assert_int_equal(w.plan.users, 3);
+	assert_int_equal(w.plan.n_uid_new, 3);
+	assert_int_equal(w.plan.n_gid_new, 3);
+	/* in uid order, whatever the order of NSS */
+	assert_string_equal(w.plan.uid_new[0].name, "alice");
+	assert_int_equal(w.plan.uid_new[0].start, 1001ULL * 65536);
+	assert_string_equal(w.plan.uid_new[1].name, "bob");
+	assert_string_equal(w.plan.uid_new[2].name, "max");
+	assert_int_equal(w.plan.gid_new[2].start, 60000ULL * 65536);
+	assert_int_equal(w.plan.left_out.n, 0);
+	assert_int_equal(w.plan.overlaps.n, 0);
+
+	size_t len;
+	char *text = phpc_subid_render(&w.u, w.plan.uid_new, w.plan.n_uid_new, &len);
+	assert_string_equal(text, "alice:65601536:65536\n"
+	                          "bob:65667072:65536\n"
+	                          "max:3932160000:65536\n");
+	free(text);
+	world_clear(&w);
+}
+
+static void test_plan_present_by_name_or_number(void **state)
+{
+	(void)state;
+	const struct phpc_subid_user users[] = {
+	    {"alice", 1001, 1001}, {"bob", 1002, 1002},   {"carol", 1003, 1003},
+	    {"dave", 1004, 1004},  {"alias", 1005, 1005}, {"erin", 1005, 1005},
+	};
+	struct world w;
+	plan(&w,
+	     "alice:200000:65536\n" /* by name, not at its computed place */
+	     "1002:300000:65536\n"  /* bob by number */
+	     "01003:400000:65536\n" /* not carol: newuidmap compares "%lu" */
+	     "erin:500000:65536\n", /* erin, a second name of uid 1005 */
+	     "alice:200000:65536\n", users, ARRAY_SIZE(users), &defaults);
+	assert_int_equal(w.plan.users, 5);
+	assert_int_equal(w.plan.had_uid, 3);
+	assert_int_equal(w.plan.had_gid, 1);
+	assert_int_equal(w.plan.n_uid_new, 2);
+	assert_string_equal(w.plan.uid_new[0].name, "carol");
+	assert_string_equal(w.plan.uid_new[1].name, "dave");
+	/* the files are separate: bob and uid 1005 (by its first name) lack gids */
+	assert_int_equal(w.plan.n_gid_new, 4);
+	assert_string_equal(w.plan.gid_new[0].name, "bob");
+	assert_string_equal(w.plan.gid_new[3].name, "alias");
+	assert_int_equal(w.plan.gid_new[3].start, 1005ULL * 65536);
+	world_clear(&w);
+}
+
+static void test_plan_duplicate_name(void **state)
+{
+	(void)state;
+	/* files then LDAP with the same name: getpwnam gives the first */
+	const struct phpc_subid_user users[] = {{"alice", 1001, 1001}, {"alice", 1500, 1500}};
+	struct world w;
+	plan(&w, "", "", users, ARRAY_SIZE(users), &defaults);
+	assert_int_equal(w.plan.users, 1);
+	assert_int_equal(w.plan.n_uid_new, 1);
+	assert_int_equal(w.plan.uid_new[0].uid, 1001);
+	world_clear(&w);
+}
+
+static void test_plan_overlap_with_existing(void **state)
+{
+	(void)state;
+	const struct phpc_subid_user users[] = {
+	    {"alice", 1001, 1001}, {"bob", 1002, 1002}, {"carol", 1003, 1003}};
+	struct world w;
+	/* a manual entry across bob's computed block (65667072-65732607) */
+	plan(&w, "manual:65700000:100\n", "", users, ARRAY_SIZE(users), &defaults);
+	assert_int_equal(w.plan.n_uid_new, 2);
+	assert_string_equal(w.plan.uid_new[0].name, "alice");
+	assert_string_equal(w.plan.uid_new[1].name, "carol");
+	/* left out of both files: uids without gids cannot start a container */
+	assert_int_equal(w.plan.n_gid_new, 2);
+	assert_int_equal(w.plan.left_out.n, 1);
+	assert_has_line(&w.plan.left_out, "user bob (uid 1002) gets no block", "65667072-65732607",
+	                "would overlap /etc/subuid line 1", "(manual: 65700000-65700099)",
+	                "usermod --add-subuids");
+	world_clear(&w);
+
+	/* only in subgid: the same */
+	plan(&w, "", "x:65667072:1\n", users, ARRAY_SIZE(users), &defaults);
+	assert_int_equal(w.plan.n_uid_new, 2);
+	assert_has_line(&w.plan.left_out, "bob", "/etc/subgid line 1");
+	world_clear(&w);
+
+	/* touching is not overlapping: one ends right before alice's block, one
+	 * starts right after carol's */
+	plan(&w, "x:65601436:100\ny:65798144:100\n", "", users, ARRAY_SIZE(users), &defaults);
+	assert_int_equal(w.plan.n_uid_new, 3);
+	assert_int_equal(w.plan.left_out.n, 0);
+	world_clear(&w);
+}
+
+static void test_plan_existing_overlaps(void **state)
+{
+	(void)state;
+	const struct phpc_subid_user users[] = {
+	    {"alice", 1001, 1001}, {"bob", 1002, 1002}, {"svc", 150000, 7}};
+	struct world w;
+	plan(&w,
+	     "alice:100000:65536\n"
+	     "bob:120000:65536\n" /* overlaps alice's */
+	     "bob:130000:10\n"    /* bob's own twice: not reported */
+	     "zed:900000:10\n",   /* apart */
+	     "alice:100000:65536\n"
+	     "bob:165536:65536\n"   /* touches: fine */
+	     "nogroup:1000:5000\n", /* holds alice's and bob's groups */
+	     users, ARRAY_SIZE(users), &defaults);
+	assert_has_line(&w.plan.overlaps, "/etc/subuid: line 1 (alice: 100000-165535) and line 2",
+	                "(bob: 120000-185535) overlap");
+	/* svc's uid inside alice's block and bob's: reported once, with the
+	 * one that reaches further */
+	assert_has_line(&w.plan.overlaps, "uid 150000 of user svc lies inside line 2",
+	                "bob's containers can act as svc");
+	assert_has_line(&w.plan.overlaps, "/etc/subgid: gid 1001 (primary group of user alice)",
+	                "nogroup");
+	assert_has_line(&w.plan.overlaps, "gid 1002");
+	assert_int_equal(w.plan.overlaps.n, 4);
+	world_clear(&w);
+}
+
+static void test_plan_own_id_inside_own_block(void **state)
+{
+	(void)state;
+	const struct phpc_subid_user users[] = {{"alice", 1001, 1001}};
+	struct world w;
+	plan(&w, "alice:1000:10\n", "1001:1000:10\n", users, ARRAY_SIZE(users), &defaults);
+	assert_int_equal(w.plan.overlaps.n, 0);
+	world_clear(&w);
+}
+
+static void test_plan_new_block_holding_real_id(void **state)
+{
+	(void)state;
+	/* a service account far up, inside what alice's block would be */
+	const struct phpc_subid_user users[] = {
+	    {"alice", 1001, 1001}, {"svc", 65601600, 2000}, {"other", 5, 65601700}};
+	struct world w;
+	plan(&w, "", "", users, ARRAY_SIZE(users), &defaults);
+	assert_int_equal(w.plan.n_uid_new, 0);
+	assert_has_line(&w.plan.left_out, "alice", "would hold uid 65601600 of user svc");
+	world_clear(&w);
+	/* a gid alone: only subgid is in the way, and both are left out */
+	const struct phpc_subid_user users2[] = {{"alice", 1001, 1001}, {"other", 5, 65601700}};
+	plan(&w, "", "", users2, ARRAY_SIZE(users2), &defaults);
+	assert_int_equal(w.plan.n_uid_new, 0);
+	assert_int_equal(w.plan.n_gid_new, 0);
+	assert_has_line(&w.plan.left_out, "would hold gid 65601700 (primary group of user other)");
+	world_clear(&w);
+}
+
+static void test_plan_overflow_left_out(void **state)
+{
+	(void)state;
+	struct phpc_subid_params p = defaults;
+	p.uid_max = 100000;
+	const struct phpc_subid_user users[] = {{"ok", 65535, 65535}, {"big", 65536, 65536}};
+	struct world w;
+	plan(&w, "", "", users, ARRAY_SIZE(users), &p);
+	assert_int_equal(w.plan.n_uid_new, 1);
+	assert_string_equal(w.plan.uid_new[0].name, "ok");
+	assert_has_line(&w.plan.left_out, "user big (uid 65536) gets no block",
+	                "would start at 4294967296", "blocks fit for uids up to 65535",
+	                "--scheme offset");
+	world_clear(&w);
+
+	p.scheme = PHPC_SUBID_OFFSET;
+	p.uid_min = 10000;
+	p.uid_max = 99999;
+	p.count = 65536;
+	p.base = 100000;
+	const struct phpc_subid_user dense[] = {{"first", 10000, 1}, {"last", 99999, 1}};
+	plan(&w, "", "", dense, ARRAY_SIZE(dense), &p);
+	assert_int_equal(w.plan.n_uid_new, 1);
+	assert_int_equal(w.plan.uid_new[0].start, 100000);
+	assert_has_line(&w.plan.left_out, "user last", "blocks fit for uids up to 75533",
+	                "lower --base or --count");
+	world_clear(&w);
+}
+
+static void test_plan_unwritable_names(void **state)
+{
+	(void)state;
+	const struct phpc_subid_user users[] = {
+	    {"a:b", 1001, 1}, {"#c", 1002, 1}, {"+d", 1003, 1}, {"e\nf", 1004, 1}, {"", 1005, 1}};
+	struct world w;
+	plan(&w, "", "", users, ARRAY_SIZE(users), &defaults);
+	assert_int_equal(w.plan.n_uid_new, 0);
+	assert_int_equal(w.plan.left_out.n, 5);
+	assert_has_line(&w.plan.left_out, "user e\\x0af (uid 1004)", "1004:START:COUNT");
+	world_clear(&w);
+}
+
+/* ---- output ------------------------------------------------------------------------------- */
+
+static void test_render_keeps_bytes(void **state)
+{
+	(void)state;
+	/* comments, odd spacing, malformed lines, CRLF, no final newline */
+	static const char old[] = "# site\r\n  junk line\nalice:100000:65536\n\nbob:0x10:010";
+	const struct phpc_subid_user users[] = {{"carol", 1003, 1003}};
+	struct world w;
+	plan(&w, old, old, users, ARRAY_SIZE(users), &defaults);
+	size_t len;
+	char *text = phpc_subid_render(&w.u, w.plan.uid_new, w.plan.n_uid_new, &len);
+	assert_memory_equal(text, old, sizeof(old) - 1);
+	assert_string_equal(text + sizeof(old) - 1, "\ncarol:65732608:65536\n");
+	assert_int_equal(len, strlen(text));
+	free(text);
+	/* nothing to add: the very same bytes, the missing newline too */
+	text = phpc_subid_render(&w.u, NULL, 0, &len);
+	assert_int_equal(len, sizeof(old) - 1);
+	assert_memory_equal(text, old, len);
+	free(text);
+	world_clear(&w);
+}
+
+static void test_rerun_adds_nothing(void **state)
+{
+	(void)state;
+	const struct phpc_subid_user users[] = {
+	    {"alice", 1001, 1001}, {"bob", 1002, 1002}, {"carol", 1003, 100}};
+	struct world w;
+	plan(&w, "x:1:1", "", users, ARRAY_SIZE(users), &defaults);
+	size_t lu, lg;
+	char *u = phpc_subid_render(&w.u, w.plan.uid_new, w.plan.n_uid_new, &lu);
+	char *g = phpc_subid_render(&w.g, w.plan.gid_new, w.plan.n_gid_new, &lg);
+	world_clear(&w);
+	plan(&w, u, g, users, ARRAY_SIZE(users), &defaults);
+	assert_int_equal(w.plan.n_uid_new, 0);
+	assert_int_equal(w.plan.n_gid_new, 0);
+	assert_int_equal(w.plan.had_uid, 3);
+	assert_int_equal(w.plan.had_gid, 3);
+	assert_int_equal(w.plan.left_out.n + w.plan.overlaps.n, 0);
+	world_clear(&w);
+	free(u);
+	free(g);
+}
+
+static void test_diff(void **state)
+{
+	(void)state;
+	const struct phpc_subid_new one[] = {{"carol", 1003, 10, 5}};
+	const struct phpc_subid_new two[] = {{"carol", 1003, 10, 5}, {"dave", 1004, 15, 5}};
+	struct phpc_subid_file f;
+	char *d;
+
+	parse("/etc/subuid", "", &f);
+	d = phpc_subid_diff(&f, one, 1);
+	assert_string_equal(d, "--- /etc/subuid\n+++ /etc/subuid\n@@ -0,0 +1 @@\n+carol:10:5\n");
+	free(d);
+	d = phpc_subid_diff(&f, NULL, 0);
+	assert_string_equal(d, "");
+	free(d);
+	phpc_subid_file_clear(&f);
+
+	parse("/etc/subuid", "a:1:2\nb:3:4\n", &f);
+	d = phpc_subid_diff(&f, two, 2);
+	assert_string_equal(d, "--- /etc/subuid\n+++ /etc/subuid\n@@ -2,0 +3,2 @@\n"
+	                       "+carol:10:5\n+dave:15:5\n");
+	free(d);
+	phpc_subid_file_clear(&f);
+
+	parse("/etc/subuid", "a:1:2\nb:3:4", &f);
+	d = phpc_subid_diff(&f, one, 1);
+	assert_string_equal(d, "--- /etc/subuid\n+++ /etc/subuid\n@@ -2 +2,2 @@\n-b:3:4\n"
+	                       "\\ No newline at end of file\n+b:3:4\n+carol:10:5\n");
+	free(d);
+	phpc_subid_file_clear(&f);
+}
+
+static void test_login_defs(void **state)
+{
+	(void)state;
+	uint32_t lo = 1000, hi = 60000;
+	struct phpc_strv w = {0};
+	phpc_subid_login_defs("/etc/login.defs",
+	                      "# UID_MIN 5\n"
+	                      "UID_MIN\t\t\t 2000\n"
+	                      "UID_MAX   \"70000\"  \n"
+	                      "SUB_UID_MIN 100000\n"
+	                      "UID_MAX 80000\n", /* the last one counts, as for shadow-utils */
+	                      &lo, &hi, &w);
+	assert_int_equal(lo, 2000);
+	assert_int_equal(hi, 80000);
+	assert_int_equal(w.n, 0);
+	phpc_subid_login_defs("/etc/login.defs", "UID_MIN ten\nUID_MAX 4294967295\n", &lo, &hi, &w);
+	assert_int_equal(lo, 2000);
+	assert_int_equal(hi, 80000);
+	assert_int_equal(w.n, 2);
+	assert_has_line(&w, "/etc/login.defs line 1: UID_MIN \"ten\" is not a uid; using 2000");
+	phpc_strv_clear(&w);
+}
+
+/* 10,000 users, half of them already in the files: every block distinct
+ * and disjoint, and the entries already there untouched. */
+static void test_ten_thousand(void **state)
+{
+	(void)state;
+	enum { N = 10000 };
+	struct phpc_subid_user *users = phpc_xcalloc(N, sizeof(*users));
+	struct phpc_strv names = {0};
+	for (size_t i = 0; i < N; i++)
+		phpc_strv_addf(&names, "u%zu", i);
+	for (size_t i = 0; i < N; i++)
+		users[i] = (struct phpc_subid_user){names.v[i], (uint32_t)(20000 + i),
+		                                    (uint32_t)(20000 + i)};
+	struct phpc_subid_params p = defaults;
+	p.scheme = PHPC_SUBID_OFFSET;
+	p.uid_min = 20000;
+	p.uid_max = 59999;
+	struct world w;
+	plan(&w, "", "", users, N, &p);
+	assert_int_equal(w.plan.n_uid_new, N);
+	for (size_t i = 1; i < N; i++)
+		assert_true(w.plan.uid_new[i - 1].start + p.count <= w.plan.uid_new[i].start);
+	size_t len;
+	char *half = phpc_subid_render(&w.u, w.plan.uid_new, N / 2, &len);
+	world_clear(&w);
+	plan(&w, half, half, users, N, &p);
+	assert_int_equal(w.plan.had_uid, N / 2);
+	assert_int_equal(w.plan.n_uid_new, N / 2);
+	assert_int_equal(w.plan.left_out.n + w.plan.overlaps.n, 0);
+	char *all = phpc_subid_render(&w.u, w.plan.uid_new, w.plan.n_uid_new, &len);
+	assert_memory_equal(all, half, strlen(half));
+	world_clear(&w);
+	free(all);
+	free(half);
+	free(users);
+	phpc_strv_clear(&names);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_parse_entries_and_others),
+	    cmocka_unit_test(test_parse_nul_and_long_lines),
+	    cmocka_unit_test(test_parse_number_edges),
+	    cmocka_unit_test(test_params_defaults_ok),
+	    cmocka_unit_test(test_params_multiplier_below_count),
+	    cmocka_unit_test(test_params_refusals),
+	    cmocka_unit_test(test_block_edges_at_2_32),
+	    cmocka_unit_test(test_plan_fresh),
+	    cmocka_unit_test(test_plan_present_by_name_or_number),
+	    cmocka_unit_test(test_plan_duplicate_name),
+	    cmocka_unit_test(test_plan_overlap_with_existing),
+	    cmocka_unit_test(test_plan_existing_overlaps),
+	    cmocka_unit_test(test_plan_own_id_inside_own_block),
+	    cmocka_unit_test(test_plan_new_block_holding_real_id),
+	    cmocka_unit_test(test_plan_overflow_left_out),
+	    cmocka_unit_test(test_plan_unwritable_names),
+	    cmocka_unit_test(test_render_keeps_bytes),
+	    cmocka_unit_test(test_rerun_adds_nothing),
+	    cmocka_unit_test(test_diff),
+	    cmocka_unit_test(test_login_defs),
+	    cmocka_unit_test(test_ten_thousand),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
