@@ -92,6 +92,15 @@ int phpc_registry_addr_check(const char *addr, struct phpc_error **err)
 	return 0;
 }
 
+unsigned phpc_registry_addr_port(const char *addr)
+{
+	_cleanup_free_ char *host = NULL;
+	const char *port = NULL;
+	if (!addr || !split_addr(addr, &host, &port) || !port || !valid_port(port))
+		return 0;
+	return (unsigned)strtoul(port, NULL, 10);
+}
+
 bool phpc_registry_addr_is_loopback(const char *addr)
 {
 	_cleanup_free_ char *host = NULL;
@@ -224,6 +233,28 @@ static bool plain_value(const char *s)
 	return true;
 }
 
+int phpc_registry_path_check(const char *what, const char *path, struct phpc_error **err)
+{
+	if (!path || path[0] != '/' || !plain_value(path))
+		return phpc_error_set(
+		    err, EINVAL,
+		    "%s must be an absolute path without spaces, quotes, '%%', '$' "
+		    "or '#' (got \"%s\")",
+		    what, path ? path : "");
+	return 0;
+}
+
+bool phpc_registry_account_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	if (n == 0 || n > 32 || !((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_'))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!is_lower_alnum(name[i]) && name[i] != '_' && name[i] != '-')
+			return false;
+	return true;
+}
+
 static bool valid_unit_name(const char *s)
 {
 	if (!*s || strlen(s) > 64)
@@ -313,8 +344,11 @@ char *phpc_registry_config_yml(const struct phpc_registry_site *s)
 	                         "storage:\n"
 	                         "  filesystem:\n"
 	                         "    rootdirectory: \"%s\"\n"
+	                         /* no deletes over the API: without passwords anyone
+	                          * could remove anyone's images (an admin collects
+	                          * garbage with docker-registry garbage-collect) */
 	                         "  delete:\n"
-	                         "    enabled: true\n"
+	                         "    enabled: false\n"
 	                         "http:\n"
 	                         "  addr: \"%s\"\n"
 	                         "  headers:\n"
@@ -339,6 +373,10 @@ char *phpc_registry_unit(const struct phpc_registry_site *s, const char *binary,
 	                      "Restart=on-failure\n"
 	                      /* The service account writes its storage and nothing else. */
 	                      "NoNewPrivileges=yes\n"
+	                      /* a port below 1024, which no user can take while
+	                       * the registry is down */
+	                      "AmbientCapabilities=CAP_NET_BIND_SERVICE\n"
+	                      "CapabilityBoundingSet=CAP_NET_BIND_SERVICE\n"
 	                      "ProtectSystem=strict\n"
 	                      "ProtectHome=read-only\n"
 	                      "ReadWritePaths=%s\n"
@@ -377,18 +415,11 @@ char *phpc_registry_conf_d(const struct phpc_registry_site *s)
 		    "insecure = true\n",
 		    prefix, s->name, prefix, prefix, s->listen);
 	}
-	char *text = phpc_xasprintf("# Written by podman-hpc-registry: the site registry \"%s\".\n"
-	                            "[[registry]]\n"
-	                            "location = \"%s\"\n"
-	                            "insecure = true\n",
-	                            s->name, s->listen);
-	/* Users type localhost:5000 as often as 127.0.0.1:5000: both reach it. */
-	if (str_has_prefix(s->listen, "127.0.0.1:")) {
-		char *more = phpc_xasprintf("%s\n[[registry]]\nlocation = \"localhost:%s\"\n"
-		                            "insecure = true\n",
-		                            text, s->listen + strlen("127.0.0.1:"));
-		free(text);
-		text = more;
-	}
-	return text;
+	/* Only the address it listens on: "localhost" may resolve to [::1] first,
+	 * a port nobody holds there while it listens on 127.0.0.1. */
+	return phpc_xasprintf("# Written by podman-hpc-registry: the site registry \"%s\".\n"
+	                      "[[registry]]\n"
+	                      "location = \"%s\"\n"
+	                      "insecure = true\n",
+	                      s->name, s->listen);
 }

@@ -12,6 +12,8 @@
 /* A registry address: HOST[:PORT], HOST a DNS name, an IPv4 address or a
  * bracketed IPv6 address, PORT 1-65535. No scheme, path or user. */
 int phpc_registry_addr_check(const char *addr, struct phpc_error **err);
+/* addr's port, 0 when it names none. addr passed phpc_registry_addr_check. */
+unsigned phpc_registry_addr_port(const char *addr);
 /* Whether addr's host is a loopback address (127.0.0.0/8, [::1], localhost):
  * plain HTTP there never leaves the node. */
 bool phpc_registry_addr_is_loopback(const char *addr);
@@ -40,6 +42,13 @@ struct phpc_registry_site {
 	const char *user;      /* the service account */
 	bool insecure;         /* plain HTTP accepted off loopback */
 };
+
+/* An absolute path that may go into the unit and the configuration as it
+ * is (see phpc_registry_site_check); what names the option in the error. */
+int phpc_registry_path_check(const char *what, const char *path, struct phpc_error **err);
+/* A service account name useradd takes and no option: [a-z_][a-z0-9_-]*, at
+ * most 32. */
+bool phpc_registry_account_name_ok(const char *name);
 
 /* Checks the fields (absolute storage, address, URL, names) before any file
  * is written: one error naming the wrong one. */

@@ -75,7 +75,7 @@ static int open_component(int dirfd, const char *name, bool create, struct stat 
 static bool entries_replaceable(const struct stat *st, uid_t uid, enum phpc_dir_kind kind)
 {
 	bool others_own = st->st_uid != 0 && st->st_uid != uid;
-	if (kind == PHPC_DIR_PRIVATE && others_own)
+	if ((kind == PHPC_DIR_PRIVATE || kind == PHPC_DIR_SERVICE) && others_own)
 		return true;
 	return (st->st_mode & (S_IWGRP | S_IWOTH)) && !((st->st_mode & S_ISVTX) && !others_own);
 }
@@ -145,6 +145,13 @@ static int check_final(const struct stat *st, uid_t uid, enum phpc_dir_kind kind
 		                      "%s %s belongs to %s, not to you: refusing to keep your "
 		                      "containers there; set %s to a directory of your own",
 		                      what, path, who.s, what);
+	}
+	if (kind == PHPC_DIR_SERVICE && !mine && st->st_uid != 0) {
+		struct owner_name who = describe_owner(st->st_uid);
+		return phpc_error_set(err, EPERM,
+		                      "%s %s belongs to %s, who could rename or replace what "
+		                      "is kept there; choose a directory of root's",
+		                      what, path, who.s);
 	}
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
 		return phpc_error_set(err, EPERM,

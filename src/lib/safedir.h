@@ -25,6 +25,11 @@ enum phpc_dir_kind {
 	 * others; below a directory others can write it must belong to the
 	 * user or root. Not created. */
 	PHPC_DIR_STORE,
+	/* Where a service keeps what others use (the site registry's blobs):
+	 * every component belongs to root or the account uid, so that no
+	 * other user can rename anything on the way, and none is writable by
+	 * others unless sticky and root's. Not created. */
+	PHPC_DIR_SERVICE,
 };
 
 /* Whether a directory with this mode and owner lets users other than uid

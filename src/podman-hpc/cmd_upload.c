@@ -3,12 +3,15 @@
  * every node (and Apptainer) can pull it; the local copy is removed, the
  * container stays. docs/site-tools.md. */
 #include "commands.h"
+#include "fsutil.h"
+#include "hooks.h"
 #include "jobspec.h"
 #include "proc.h"
 #include "registry.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,29 +76,87 @@ static char *first_line(char *s)
 	return s;
 }
 
-/* The full ID of the named container, or of the last one created. */
-static int container_id(struct uploader *u, const char *name, char **id, struct phpc_error **err)
+/* The full ID of the named container, or of the last one created, and
+ * whether it ran with podman-hpc's hook (site modules). */
+static int container_id(struct uploader *u, const char *name, char **id, bool *hooked,
+                        struct phpc_error **err)
 {
-	_cleanup_free_ char *out = NULL;
-	const char *const by_name[] = {"container", "inspect", "--format", "{{.Id}}", name, NULL};
-	const char *const latest[] = {"ps", "--all", "--latest", "--format", "{{.ID}}", NULL};
-	int rc = podman_run(u, name ? by_name : latest, &out, true, err);
+	_cleanup_free_ char *last = NULL, *out = NULL;
+	if (!name) {
+		const char *const latest[] = {"ps",       "--all",   "--latest",
+		                              "--format", "{{.ID}}", NULL};
+		int rc = podman_run(u, latest, &last, true, err);
+		if (rc < 0)
+			return rc;
+		if (rc != 0 || !*first_line(last))
+			return phpc_error_set(
+			    err, ENOENT,
+			    "you have no container to upload: make one first "
+			    "(podman-hpc run -it --name work IMAGE bash), or name it");
+	}
+	const char *const inspect[] = {
+	    "container", "inspect",
+	    "--format",  "{{.Id}} {{index .Config.Annotations \"" PHPC_HOOK_ANNOTATION "\"}}",
+	    "--",        name ? name : last,
+	    NULL};
+	int rc = podman_run(u, inspect, &out, true, err);
 	if (rc < 0)
 		return rc;
 	first_line(out);
-	if (rc != 0 || !*out) {
-		if (name)
-			return phpc_error_set(
-			    err, ENOENT, "no container \"%s\" ('podman-hpc ps -a' lists yours)",
-			    name);
+	char *sp = strchr(out, ' ');
+	if (rc != 0 || !sp || sp - out != 64)
 		return phpc_error_set(err, ENOENT,
-		                      "you have no container to upload: make one first "
-		                      "(podman-hpc run -it --name work IMAGE bash), or name it");
-	}
+		                      "no container \"%s\" ('podman-hpc ps -a' lists yours)",
+		                      name ? name : last);
+	*sp = '\0';
+	*hooked = streq(sp + 1, "true");
 	*id = steal_pointer(&out);
 	return 0;
 }
 
+/* Whether a local image has this name: upload would move the name to its
+ * commit and then remove it. */
+static int refuse_existing(struct uploader *u, const char *ref, struct phpc_error **err)
+{
+	const char *const exists[] = {"image", "exists", ref, NULL};
+	_cleanup_free_ char *out = NULL;
+	int rc = podman_run(u, exists, &out, true, err);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return phpc_error_set(
+		    err, EEXIST,
+		    "you have an image named %s already, which upload would replace "
+		    "and remove: upload under another NAME or TAG, or remove it "
+		    "first (podman-hpc rmi %s)",
+		    ref, ref);
+	return 0;
+}
+
+/* podman push, recording the digest of what arrived: a batch script that
+ * names it gets exactly this image, whoever pushes the tag later. */
+static int push(struct uploader *u, const char *ref, char **digest, struct phpc_error **err)
+{
+	const char *dir = phpc_cfg_str(u->ctx->cfg, PHPC_K_CONFIG_HOME);
+	_cleanup_free_ char *path = phpc_xasprintf("%s/.upload-digest.XXXXXX", dir);
+	_cleanup_close_ int fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return phpc_error_errno(err, errno, "cannot create a file in %s", dir);
+	const char *const words[] = {"push", ref, NULL};
+	const char *const with_digest[] = {"push", "--digestfile", path, ref, NULL};
+	_cleanup_free_ char *line = phpc_job_cmd_string((char *const *)words);
+	phpc_strv_addf(&u->ran, "podman-hpc %s", line);
+	int rc = podman(u, with_digest, NULL, err);
+	if (rc == 0) {
+		_cleanup_free_ char *text = NULL;
+		size_t len = 0;
+		if (phpc_read_fd(fd, path, &text, &len, NULL) == 0 &&
+		    str_has_prefix(text, "sha256:"))
+			*digest = phpc_xstrdup(first_line(text));
+	}
+	unlink(path);
+	return rc;
+}
 /* "Full Name" from the GECOS field, else the user name: the image's author. */
 static char *author_of(const struct passwd *pw)
 {
@@ -105,21 +166,31 @@ static char *author_of(const struct passwd *pw)
 }
 
 static void print_summary(const struct uploader *u, const struct phpc_upload_refs *refs,
-                          const char *cid)
+                          const char *cid, const char *registry, const char *digest)
 {
 	printf("podman-hpc upload: ran these commands for you:\n\n");
 	for (size_t i = 0; i < u->ran.n; i++)
 		printf("  %s\n", u->ran.v[i]);
-	printf("\nYour image is in the site registry as %s.\n"
-	       "The container %.12s is unchanged (podman-hpc rm %.12s removes it).\n\n"
-	       "To run it on any node (in a batch script too):\n\n"
-	       "  podman-hpc pull %s\n"
+	printf("\nYour image is in the site registry as %s", refs->remote);
+	if (digest)
+		printf(",\nexactly this one as %s/%s@%s", registry, refs->repo, digest);
+	printf(".\nThe container %.12s is unchanged (podman-hpc rm %.12s removes it).\n\n", cid,
+	       cid);
+	/* A registry on loopback is this node's own: a compute node's
+	 * 127.0.0.1 is the compute node. */
+	if (phpc_registry_addr_is_loopback(registry))
+		printf("To run it on this node (the registry listens on %s: other nodes\n"
+		       "reach it only if your site gives it a cluster address):\n\n",
+		       registry);
+	else
+		printf("To run it on any node (in a batch script too):\n\n");
+	printf("  podman-hpc pull %s\n"
 	       "  podman-hpc run --rm %s [COMMAND]\n\n"
 	       "or with Apptainer:\n\n"
 	       "  apptainer pull docker://%s\n"
 	       "  apptainer exec %s_%s.sif [COMMAND]\n",
-	       refs->remote, cid, cid, refs->remote_nt, refs->remote_nt, refs->remote_nt,
-	       strrchr(refs->repo, '/') + 1, refs->tag);
+	       refs->remote_nt, refs->remote_nt, refs->remote_nt, strrchr(refs->repo, '/') + 1,
+	       refs->tag);
 }
 
 static int upload(struct uploader *u, const char *registry, const char *name, const char *container,
@@ -134,8 +205,18 @@ static int upload(struct uploader *u, const char *registry, const char *name, co
 	int r = phpc_upload_refs(registry, pw->pw_name, name, &refs, err);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *cid = NULL, *author = author_of(pw), *image = NULL;
-	r = container_id(u, container, &cid, err);
+	_cleanup_free_ char *cid = NULL, *author = author_of(pw), *image = NULL, *digest = NULL;
+	bool hooked = false;
+	r = container_id(u, container, &cid, &hooked, err);
+	if (r == 0)
+		r = refuse_existing(u, refs.local, err);
+	if (r == 0)
+		r = refuse_existing(u, refs.remote, err);
+	if (r == 0 && hooked)
+		phpc_warn("container %.12s ran with site modules (such as --gpu or --mpi): what "
+		          "they put in it (mount points, ld.so.cache) goes into the image too; for "
+		          "a clean image, upload a container started without module flags",
+		          cid);
 	const char *const commit[] = {"commit", "--quiet",  "--author", author,
 	                              cid,      refs.local, NULL};
 	if (r == 0)
@@ -144,7 +225,6 @@ static int upload(struct uploader *u, const char *registry, const char *name, co
 		r = phpc_error_set(err, EIO, "podman commit of container %.12s failed (above)",
 		                   cid);
 	const char *const tag[] = {"tag", refs.local, refs.remote, NULL};
-	const char *const push[] = {"push", refs.remote, NULL};
 	int pushed = -1;
 	if (r == 0) {
 		r = podman_step(u, tag, NULL, err);
@@ -152,7 +232,7 @@ static int upload(struct uploader *u, const char *registry, const char *name, co
 			r = phpc_error_set(err, EIO, "podman tag failed (above)");
 	}
 	if (r == 0) {
-		r = podman_step(u, push, NULL, err);
+		r = push(u, refs.remote, &digest, err);
 		pushed = r;
 		if (r > 0)
 			r = phpc_error_set(
@@ -164,7 +244,8 @@ static int upload(struct uploader *u, const char *registry, const char *name, co
 	}
 	/* The image lives in the registry now; the local copy only fills the
 	 * node's disk. After a failure it goes too, quietly: nothing half-done
-	 * stays, and the container is there to try again. */
+	 * stays, and the container is there to try again. Both names were
+	 * checked free before the commit: they are upload's own. */
 	if (image && *first_line(image)) {
 		const char *const rm[] = {"image", "rm", refs.local, refs.remote, NULL};
 		_cleanup_free_ char *rm_out = NULL;
@@ -186,7 +267,7 @@ static int upload(struct uploader *u, const char *registry, const char *name, co
 		}
 	}
 	if (r == 0)
-		print_summary(u, &refs, cid);
+		print_summary(u, &refs, cid, registry, digest);
 	phpc_upload_refs_clear(&refs);
 	return r;
 }

@@ -21,7 +21,8 @@ setup_file() {
 	# the users' home is shared by every node, so is the registries.conf.d
 	# entry in it (a site copies its /etc entry to every node instead)
 	HOME=$base/home "$(command -v podman-hpc-registry || echo /usr/sbin/podman-hpc-registry)" \
-		"${user[@]}" --listen "$UP_REG" --insecure --no-unit --config-dir "$base/etc" \
+		"${user[@]}" --listen "$UP_REG" --insecure --unprivileged-port --no-unit \
+		--config-dir "$base/etc" \
 		--registries-conf-dir "$base/home/.config/containers/registries.conf.d" \
 		--foreground "$base/data" >"$base/registry.log" 2>&1 &
 	echo $! >"$base/registry.pid"

@@ -8,6 +8,7 @@
 
 load ../lib/common
 load ../lib/mpi-image
+load ../lib/registry
 
 NOSUB_USER=${PHPC_NOSUB_USER:-phpcnosub}
 BASE=localhost/phpc-debian
@@ -25,12 +26,14 @@ setup() {
 
 teardown() {
 	"$PHPC" rmi -f localhost/phpc-built >/dev/null 2>&1 || true
+	if [ -n "${NOSUB_BASE:-}" ]; then nosub_cleanup; fi
+	stop_registry "$BATS_TEST_TMPDIR/registry" 2>/dev/null || true
 }
 
-# The Dockerfile users write on their desktop.
+# The Dockerfile users write on their desktop (FROM $2, or the base).
 full_dockerfile() {
 	cat >"$1/Dockerfile" <<-EOF
-	FROM $BASE
+	FROM ${2:-$BASE}
 	RUN apt-get update -q && apt-get install -y -q --no-install-recommends hello && hello
 	RUN useradd -m alice && install -d -o alice -g alice /srv/data \\
 	    && echo x > /srv/data/f && chown alice:alice /srv/data/f
@@ -69,6 +72,7 @@ as_nosub() {
 nosub_cleanup() {
 	as_nosub "$PHPC" rm -af -t 0 >/dev/null 2>&1 || true
 	rm -rf "$NOSUB_BASE"
+	NOSUB_BASE=
 }
 
 @test "build without a subuid range: what needs other ids fails, the documented variant works" {
@@ -81,15 +85,17 @@ nosub_cleanup() {
 	as_nosub mkdir -m 0700 "$NOSUB_BASE" "$NOSUB_BASE/modules.d" "$NOSUB_BASE/ctx"
 	as_nosub touch "$NOSUB_BASE/podman_hpc.yaml"
 	ctx=$NOSUB_BASE/ctx
-	archive=$(mpi_image_archive)
-	run as_nosub "$PHPC" import -q "$archive" "$BASE"
-	echo "$output"
-	[ "$status" -eq 0 ]
+	# the base comes from a registry, so that the build itself unpacks its
+	# layers, files of group 42 (shadow) among them, with the user's one id
+	start_registry "$BATS_TEST_TMPDIR/registry"
+	"$PHPC" push -q --tls-verify=false "$BASE" "$REGISTRY/phpc/debian:12"
+	from=$REGISTRY/phpc/debian:12
+	build=(build --tls-verify=false --network host -t localhost/phpc-built "$ctx")
 
 	# the desktop Dockerfile: apt's drop to _apt fails first
-	full_dockerfile "$ctx"
+	full_dockerfile "$ctx" "$from"
 	chmod 0644 "$ctx/Dockerfile"
-	run as_nosub "$PHPC" build --network host -t localhost/phpc-built "$ctx"
+	run as_nosub "$PHPC" "${build[@]}"
 	echo "$output"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"seteuid 42 failed"* ]]
@@ -97,24 +103,24 @@ nosub_cleanup() {
 
 	# a chown to another user fails on its own too
 	cat >"$ctx/Dockerfile" <<-EOF
-	FROM $BASE
+	FROM $from
 	RUN useradd alice && touch /f && chown alice /f
 	EOF
 	chmod 0644 "$ctx/Dockerfile"
-	run as_nosub "$PHPC" build --network host -t localhost/phpc-built "$ctx"
+	run as_nosub "$PHPC" "${build[@]}"
 	echo "$output"
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"chown"*"Invalid argument"* ]]
 
 	# the variant that works: apt without its sandbox user, no other owners
 	cat >"$ctx/Dockerfile" <<-EOF
-	FROM $BASE
+	FROM $from
 	RUN apt-get -o APT::Sandbox::User=root update -q \\
 	    && apt-get -o APT::Sandbox::User=root install -y -q --no-install-recommends hello
 	RUN useradd alice && mkdir -p /srv/data && echo x > /srv/data/f
 	EOF
 	chmod 0644 "$ctx/Dockerfile"
-	run as_nosub "$PHPC" build --network host -t localhost/phpc-built "$ctx"
+	run as_nosub "$PHPC" "${build[@]}"
 	echo "$output"
 	[ "$status" -eq 0 ]
 	run as_nosub "$PHPC" run --rm localhost/phpc-built sh -c 'hello; getent passwd alice | cut -d: -f1; stat -c %U /srv/data/f'
@@ -123,5 +129,7 @@ nosub_cleanup() {
 	[ "${lines[0]}" = "Hello, world!" ]
 	[ "${lines[1]}" = alice ]
 	[ "${lines[2]}" = root ]
-	nosub_cleanup
+	# a file of group shadow in the base belongs to root here: one id
+	run as_nosub "$PHPC" run --rm localhost/phpc-built stat -c %G /etc/gshadow
+	[ "$output" = root ]
 }

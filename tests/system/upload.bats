@@ -33,7 +33,8 @@ start_site_registry() {
 	local user=()
 	[ "$(id -u)" -eq 0 ] || user=(--user "$(id -un)")
 	mkdir -p "$dir"
-	"$PHPC_REGISTRY" "${user[@]}" --listen "127.0.0.1:$port" --config-dir "$dir/etc" \
+	"$PHPC_REGISTRY" "${user[@]}" --listen "127.0.0.1:$port" --unprivileged-port \
+		--config-dir "$dir/etc" \
 		--no-unit --registries-conf-dir "$HOME/.config/containers/registries.conf.d" \
 		--foreground "$@" "$dir/data" >"$dir/log" 2>&1 &
 	echo $! >"$dir/pid"
@@ -105,12 +106,20 @@ node2_cleanup() {
 	# the registry replaced the set-up program: same process, now docker-registry
 	[ "$(cat "/proc/$pid/comm")" = docker-registry ]
 	if [ "$(id -u)" -eq 0 ]; then
-		[ "$(stat -c %U "/proc/$pid")" = podman-hpc-registry ]
+		acct=podman-hpc-registry
 		[ "$(stat -c %U "$REG_BASE/site/data")" = podman-hpc-registry ]
 		getent passwd podman-hpc-registry | grep -q ':/usr/sbin/nologin$'
 	else
-		[ "$(stat -c %U "/proc/$pid")" = "$ME" ]
+		acct=$ME
 	fi
+	uid=$(id -u "$acct") gid=$(id -g "$acct")
+	# every id the account's, no group of root's, no capability (a high port)
+	grep -qP "^Uid:\t$uid\t$uid\t$uid\t$uid$" "/proc/$pid/status"
+	grep -qP "^Gid:\t$gid\t$gid\t$gid\t$gid$" "/proc/$pid/status"
+	grep -qP "^Groups:\t(${gid} ?)*$" "/proc/$pid/status"
+	grep -qP '^CapEff:\t0+$' "/proc/$pid/status"
+	# nothing of the caller's environment
+	! tr '\0' '\n' <"/proc/$pid/environ" | grep -q '^HOME=' || false
 	run curl -fsS "http://127.0.0.1:$REG_PORT/v2/"
 	[ "$status" -eq 0 ]
 }
@@ -129,6 +138,12 @@ node2_cleanup() {
 	run "$PHPC_REGISTRY" --bogus "$d/data"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"unknown or incomplete option --bogus"* ]]
+	run "$PHPC_REGISTRY" --registry-bin docker-registry --config-dir "$d/etc" "$d/data"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"--registry-bin must be an absolute path"* ]]
+	run "$PHPC_REGISTRY" --user -x --config-dir "$d/etc" --no-unit "$d/data"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'--user "-x": an account name is'* ]]
 	run "$PHPC_REGISTRY" --config-dir "$d/etc" --no-unit "relative/data"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"absolute path"* ]]
@@ -137,6 +152,13 @@ node2_cleanup() {
 		[ "$status" -eq 1 ]
 		[[ "$output" == *"run as root"* ]]
 	else
+		# a port any user could take while the registry is down
+		run "$PHPC_REGISTRY" --listen 127.0.0.1:5000 --config-dir "$d/etc" --no-unit "$d/data"
+		[ "$status" -eq 1 ]
+		[[ "$output" == *"any user can bind port 5000"*"--unprivileged-port"* ]]
+		run "$PHPC_REGISTRY" --user root --config-dir "$d/etc" --no-unit "$d/data"
+		[ "$status" -eq 1 ]
+		[[ "$output" == *"must not run as root"* ]]
 		# storage someone else could write: refused, it is what everyone pulls
 		mkdir -p "$d/open"
 		chown podman-hpc-registry "$d/open"
@@ -150,7 +172,15 @@ node2_cleanup() {
 		run "$PHPC_REGISTRY" --config-dir "$d/etc" --no-unit \
 			--registries-conf-dir "$d/c" "$d/theirs"
 		[ "$status" -eq 1 ]
-		[[ "$output" == *"belongs to uid"* ]]
+		[[ "$output" == *"exists and belongs to uid"*"someone may have put it there"* ]]
+		# a parent another user owns: they could rename the data away
+		mkdir -p "$d/nobodys"
+		chown nobody "$d/nobodys"
+		run "$PHPC_REGISTRY" --config-dir "$d/etc" --no-unit \
+			--registries-conf-dir "$d/c" "$d/nobodys/data"
+		[ "$status" -eq 1 ]
+		[[ "$output" == *"$d/nobodys belongs to user nobody"* ]]
+		[ ! -e "$d/nobodys/data" ]
 	fi
 	[ ! -e "$d/etc" ]
 	[ ! -e "$d/c" ]
@@ -159,21 +189,51 @@ node2_cleanup() {
 @test "podman-hpc-registry as root writes the systemd unit and the system entry" {
 	[ "$(id -u)" -eq 0 ] || skip "root only: a site admin's set-up"
 	d=$BATS_TEST_TMPDIR/sys
-	run "$PHPC_REGISTRY" --name group --listen 127.0.0.1:5123 --config-dir "$d/etc" \
-		--unit-dir "$d/units" --registries-conf-dir "$d/conf.d" "$REG_BASE/group-data"
-	[ "$status" -eq 0 ]
+	(umask 077 && "$PHPC_REGISTRY" --name group --config-dir "$d/etc" --unit-dir "$d/units" \
+		--registries-conf-dir "$d/conf.d" "$REG_BASE/new/group-data") >"$d.out" 2>&1
+	run cat "$d.out"
 	[[ "$output" == *"systemctl daemon-reload && systemctl enable --now podman-hpc-registry-group.service"* ]]
 	unit=$d/units/podman-hpc-registry-group.service
 	grep -qx 'User=podman-hpc-registry' "$unit"
 	grep -qx "ExecStart=/usr/bin/docker-registry serve $d/etc/group.yml" "$unit"
-	grep -qx "ReadWritePaths=$REG_BASE/group-data" "$unit"
+	grep -qx "ReadWritePaths=$REG_BASE/new/group-data" "$unit"
 	grep -qx 'ProtectSystem=strict' "$unit"
+	grep -qx 'AmbientCapabilities=CAP_NET_BIND_SERVICE' "$unit"
+	grep -q 'addr: "127.0.0.1:555"' "$d/etc/group.yml"
+	grep -qx 'location = "127.0.0.1:555"' "$d/conf.d/50-podman-hpc-group.conf"
+	! grep -q localhost "$d/conf.d/50-podman-hpc-group.conf" || false
 	if command -v systemd-analyze >/dev/null; then
 		run systemd-analyze verify "$unit"
 		[[ "$output" != *"Unknown key"* ]]
 	fi
-	[ "$(stat -c '%U %a' "$REG_BASE/group-data")" = "podman-hpc-registry 750" ]
+	# whatever the admin's umask: the account reaches its data, users the entry
+	[ "$(stat -c '%U %a' "$REG_BASE/new/group-data")" = "podman-hpc-registry 750" ]
+	[ "$(stat -c '%U %a' "$REG_BASE/new")" = "root 755" ]
+	[ "$(stat -c %a "$d/conf.d")" = 755 ]
 	[ "$(stat -c %a "$d/conf.d/50-podman-hpc-group.conf")" = 644 ]
+	[ "$(stat -c %a "$d/etc/group.yml")" = 644 ]
+}
+
+@test "podman-hpc-registry on a port below 1024: the account keeps only the capability to bind it" {
+	[ "$(id -u)" -eq 0 ] || skip "root only: ports below 1024"
+	port=
+	for p in $(seq 600 999); do
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
+	done
+	[ -n "$port" ]
+	d=$REG_BASE/low
+	"$PHPC_REGISTRY" --name low --listen "127.0.0.1:$port" --config-dir "$d/etc" --no-unit \
+		--registries-conf-dir "$d/c" --foreground "$d/data" >"$d.log" 2>&1 &
+	pid=$!
+	wait_port "$port" || { cat "$d.log"; false; }
+	run curl -fsS "http://127.0.0.1:$port/v2/"
+	[ "$status" -eq 0 ]
+	uid=$(id -u podman-hpc-registry)
+	grep -qP "^Uid:\t$uid\t$uid\t$uid\t$uid$" "/proc/$pid/status"
+	# CAP_NET_BIND_SERVICE (bit 10) and nothing else
+	grep -qP '^CapEff:\t0+400$' "/proc/$pid/status"
+	grep -qP '^CapAmb:\t0+400$' "/proc/$pid/status"
+	kill "$pid"
 }
 
 @test "upload: commit, push, local copy removed, and a second node pulls and runs it" {
@@ -189,6 +249,9 @@ node2_cleanup() {
 	[[ "$output" == *"podman-hpc image rm localhost/$ME/mytools:latest 127.0.0.1:$REG_PORT/$ME/mytools:latest"* ]]
 	[[ "$output" == *"podman-hpc pull 127.0.0.1:$REG_PORT/$ME/mytools"* ]]
 	[[ "$output" == *"apptainer pull docker://127.0.0.1:$REG_PORT/$ME/mytools"* ]]
+	[[ "$output" == *"exactly this one as 127.0.0.1:$REG_PORT/$ME/mytools@sha256:"* ]]
+	# a registry on loopback is this node's: upload says so
+	[[ "$output" == *"To run it on this node"* ]]
 	# the local copy is gone, the container stays
 	run "$PHPC" image exists "localhost/$ME/mytools"
 	[ "$status" -ne 0 ]
@@ -241,6 +304,17 @@ node2_cleanup() {
 	run "$PHPC" upload My_Tools
 	[ "$status" -eq 125 ]
 	[[ "$output" == *"\"My_Tools\" is not an image name"* ]]
+	run "$PHPC" upload mytools -- -x
+	[ "$status" -eq 125 ]
+	[[ "$output" == *'no container "-x"'* ]]
+	# a name of the user's own: not moved to the commit, not removed
+	"$PHPC" tag "$IMG" "localhost/$ME/taken:latest"
+	run "$PHPC" upload taken
+	[ "$status" -eq 125 ]
+	[[ "$output" == *"you have an image named localhost/$ME/taken:latest already"* ]]
+	run "$PHPC" image exists "localhost/$ME/taken:latest"
+	[ "$status" -eq 0 ]
+	"$PHPC" rmi "localhost/$ME/taken:latest" >/dev/null
 	run "$PHPC" upload
 	[ "$status" -eq 125 ]
 	[[ "$output" == *"expected NAME"* ]]

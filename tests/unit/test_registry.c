@@ -33,6 +33,30 @@ static void test_addr(void **state)
 	assert_false(phpc_registry_addr_is_loopback("0.0.0.0:5000"));
 	assert_false(phpc_registry_addr_is_loopback("127.example.org:5000"));
 	assert_false(phpc_registry_addr_is_loopback("[::]:5000"));
+	assert_int_equal(phpc_registry_addr_port("127.0.0.1:555"), 555);
+	assert_int_equal(phpc_registry_addr_port("[::1]:5000"), 5000);
+	assert_int_equal(phpc_registry_addr_port("h"), 0);
+}
+
+static void test_names_and_paths(void **state)
+{
+	(void)state;
+	assert_true(phpc_registry_account_name_ok("podman-hpc-registry"));
+	assert_true(phpc_registry_account_name_ok("_ocireg"));
+	const char *bad[] = {"",    "-x",  "1reg", "Reg",
+	                     "a b", "a:b", "a/b",  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
+		assert_false(phpc_registry_account_name_ok(bad[i]));
+	assert_int_equal(
+	    phpc_registry_path_check("--registry-bin", "/usr/bin/docker-registry", NULL), 0);
+	const char *badp[] = {
+	    "docker-registry", "/a b", "/a\nExecStartPre=/x", "/a%h", "/a$x", "/a#b", ""};
+	for (size_t i = 0; i < sizeof(badp) / sizeof(*badp); i++) {
+		struct phpc_error *err = NULL;
+		assert_int_equal(phpc_registry_path_check("--config-dir", badp[i], &err), -EINVAL);
+		assert_non_null(strstr(err->msg, "--config-dir must be an absolute path"));
+		phpc_error_free(err);
+	}
 }
 
 static void test_upload_refs(void **state)
@@ -112,11 +136,14 @@ static void test_site_check(void **state)
 	    {{.name = "r", .listen = "127.0.0.1", .storage = "/s", .user = "u"}, "which port"},
 	    {{.name = "r", .listen = "10.0.0.1:5000", .storage = "/s", .user = "u"}, "--insecure"},
 	    {{.name = "r", .listen = "0.0.0.0:5000", .storage = "/s", .user = "u"}, "--insecure"},
-	    {{.name = "r", .listen = "127.0.0.1:5000", .storage = "rel", .user = "u"}, "absolute"},
-	    {{.name = "r", .listen = "127.0.0.1:5000", .storage = "/a b", .user = "u"}, "absolute"},
-	    {{.name = "r", .listen = "127.0.0.1:5000", .storage = "/a%i", .user = "u"}, "absolute"},
+	    {{.name = "r", .listen = "127.0.0.1:5000", .storage = "rel", .user = "u"},
+	     "absolute path"},
+	    {{.name = "r", .listen = "127.0.0.1:5000", .storage = "/a b", .user = "u"},
+	     "absolute path"},
+	    {{.name = "r", .listen = "127.0.0.1:5000", .storage = "/a%i", .user = "u"},
+	     "absolute path"},
 	    {{.name = "r", .listen = "127.0.0.1:5000", .storage = "/s\n[x]", .user = "u"},
-	     "absolute"},
+	     "absolute path"},
 	    {{.name = "r", .listen = "127.0.0.1:5000", .storage = "/s", .user = ""}, "--user"},
 	    {{.name = "r",
 	      .listen = "127.0.0.1:5000",
@@ -155,7 +182,9 @@ static void test_files(void **state)
 	assert_non_null(strstr(u, "\nPrivateTmp=yes\n"));
 	_cleanup_free_ char *c = phpc_registry_conf_d(&s);
 	assert_non_null(strstr(c, "location = \"127.0.0.1:5000\"\ninsecure = true\n"));
-	assert_non_null(strstr(c, "location = \"localhost:5000\"\ninsecure = true\n"));
+	assert_null(strstr(c, "localhost"));
+	assert_non_null(strstr(y, "  delete:\n    enabled: false\n"));
+	assert_non_null(strstr(u, "\nAmbientCapabilities=CAP_NET_BIND_SERVICE\n"));
 
 	/* a cache: a mirror of the registry it stands in for */
 	s.proxy_url = "https://registry-1.docker.io";
@@ -179,7 +208,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_addr),          cmocka_unit_test(test_upload_refs),
 	    cmocka_unit_test(test_mirror_prefix), cmocka_unit_test(test_site_check),
-	    cmocka_unit_test(test_files),
+	    cmocka_unit_test(test_files),         cmocka_unit_test(test_names_and_paths),
 	};
 	return cmocka_run_group_tests_name("registry", tests, NULL, NULL);
 }
