@@ -167,13 +167,15 @@ static int check_final(const struct stat *st, uid_t uid, enum phpc_dir_kind kind
 
 #define MAX_LINKS 40
 
-int phpc_dir_open(const char *path0, enum phpc_dir_kind kind, uid_t uid, const char *what,
-                  struct phpc_error **err)
+/* phpc_dir_open, and with complete set phpc_dir_open_existing: a missing
+ * component then ends the walk instead of being created. */
+static int walk(const char *path0, enum phpc_dir_kind kind, uid_t uid, const char *what,
+                bool *complete, struct phpc_error **err)
 {
 	if (!path0 || path0[0] != '/')
 		return phpc_error_set(err, EINVAL, "%s must be an absolute path, not \"%s\"", what,
 		                      path0 ? path0 : "");
-	bool create = kind == PHPC_DIR_PRIVATE;
+	bool create = kind == PHPC_DIR_PRIVATE && !complete;
 	struct walk_buf w;
 	const char *path = path0;
 	int links = 0;
@@ -220,6 +222,12 @@ restart:
 		memcpy(name, p, n);
 		name[n] = '\0';
 		int fd = open_component(cur, name, create, &st);
+		if (fd == -ENOENT && complete) {
+			/* cur passed check_parent for this name: podman-hpc may
+			 * create it there */
+			*complete = false;
+			return steal_fd(&cur);
+		}
 		if (fd < 0)
 			return phpc_error_errno(err, -fd, "%s: cannot %s %.*s", what,
 			                        create ? "create" : "open", (int)upto, path);
@@ -261,10 +269,26 @@ restart:
 	int r = check_final(&st, uid, kind, what, path, err);
 	if (r < 0)
 		return r;
+	if (complete) {
+		*complete = true;
+		return steal_fd(&cur);
+	}
 	int fd = openat(cur, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return phpc_error_errno(err, errno, "%s: cannot open %s", what, path);
 	return fd;
+}
+
+int phpc_dir_open(const char *path, enum phpc_dir_kind kind, uid_t uid, const char *what,
+                  struct phpc_error **err)
+{
+	return walk(path, kind, uid, what, NULL, err);
+}
+
+int phpc_dir_open_existing(const char *path, uid_t uid, const char *what, bool *complete,
+                           struct phpc_error **err)
+{
+	return walk(path, PHPC_DIR_PRIVATE, uid, what, complete, err);
 }
 
 int phpc_dir_check(const char *path, enum phpc_dir_kind kind, uid_t uid, const char *what,

@@ -43,6 +43,16 @@ bool phpc_dir_is_open_to_others(mode_t mode, uid_t owner, uid_t uid);
 int phpc_dir_open(const char *path, enum phpc_dir_kind kind, uid_t uid, const char *what,
                   struct phpc_error **err);
 
+/* What phpc_dir_open(path, PHPC_DIR_PRIVATE, ...) would find, without
+ * creating anything: path is walked by the same rules up to its first
+ * missing component. Returns an O_PATH fd (usable as the dirfd of *at calls
+ * and with fstatfs; the caller closes it) of path itself (*complete true) or
+ * of its deepest existing directory, where phpc_dir_open would create the
+ * rest (*complete false), or the error phpc_dir_open would give for the
+ * components that exist. */
+int phpc_dir_open_existing(const char *path, uid_t uid, const char *what, bool *complete,
+                           struct phpc_error **err);
+
 /* phpc_dir_open without keeping the fd. */
 int phpc_dir_check(const char *path, enum phpc_dir_kind kind, uid_t uid, const char *what,
                    struct phpc_error **err);

@@ -202,6 +202,51 @@ static void test_store(void **state)
 	free(d);
 }
 
+/* phpc_dir_open_existing(path) finds the directory at want, complete or
+ * not as said. */
+static void assert_existing(const char *path, const char *want, bool complete)
+{
+	struct phpc_error *err = NULL;
+	bool got = !complete;
+	int fd = phpc_dir_open_existing(path, getuid(), "graph_root", &got, &err);
+	assert_true(fd >= 0);
+	assert_int_equal(got, complete);
+	struct stat a, b;
+	assert_int_equal(fstat(fd, &a), 0);
+	assert_int_equal(stat(want, &b), 0);
+	assert_true(a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+	close(fd);
+}
+
+/* The doctor's view of a store it must not create: the deepest existing
+ * directory, by the same rules, and nothing made on the way. */
+static void test_open_existing(void **state)
+{
+	(void)state;
+	char *d = tmpdir();
+	char *parent = phpc_xasprintf("%s/u_hpc", d);
+	char *p = phpc_xasprintf("%s/storage", parent);
+	assert_existing(p, d, false);
+	struct stat st;
+	assert_int_equal(stat(parent, &st), -1); /* not created */
+	assert_int_equal(mkdir(parent, 0700), 0);
+	assert_existing(p, parent, false);
+	assert_int_equal(mkdir(p, 0700), 0);
+	assert_existing(p, p, true);
+	/* what phpc_dir_open refuses, it refuses too */
+	assert_int_equal(chmod(parent, 0777), 0);
+	struct phpc_error *err = NULL;
+	bool complete = false;
+	assert_int_equal(phpc_dir_open_existing(p, getuid(), "graph_root", &complete, &err),
+	                 -EPERM);
+	assert_non_null(strstr(err->msg, "chmod go-w"));
+	phpc_error_freep(&err);
+	free(p);
+	free(parent);
+	rm_tree(d);
+	free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +257,7 @@ int main(void)
 	    cmocka_unit_test(test_store),
 	    cmocka_unit_test(test_link_target_walked),
 	    cmocka_unit_test(test_non_sticky_open_parent),
+	    cmocka_unit_test(test_open_existing),
 	};
 	return cmocka_run_group_tests_name("safedir", tests, NULL, NULL);
 }
