@@ -29,23 +29,34 @@ char *phpc_hook_json(const char *hook_path)
 	return s;
 }
 
-bool phpc_hooks_dir_has_hook(const char *dir)
+int phpc_hooks_dir_find_hook(const char *dir, char **file, char **text, struct phpc_error **err)
 {
 	DIR *d = opendir(dir);
 	if (!d)
-		return false;
-	bool found = false;
+		return phpc_error_errno(err, errno, "cannot read %s", dir);
+	int found = 0;
 	struct dirent *de;
 	while (!found && (de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 		if (n < 6 || !streq(de->d_name + n - 5, ".json"))
 			continue;
-		_cleanup_free_ char *text = NULL;
-		if (phpc_read_file(dirfd(d), de->d_name, &text, NULL, NULL) == 0)
-			found = strstr(text, "\"" PHPC_HOOK_ANNOTATION "\"") != NULL;
+		_cleanup_free_ char *t = NULL;
+		if (phpc_read_file(dirfd(d), de->d_name, &t, NULL, NULL) == 0 &&
+		    strstr(t, "\"" PHPC_HOOK_ANNOTATION "\"")) {
+			found = 1;
+			if (file)
+				*file = phpc_xasprintf("%s/%s", dir, de->d_name);
+			if (text)
+				*text = steal_pointer(&t);
+		}
 	}
 	closedir(d);
 	return found;
+}
+
+bool phpc_hooks_dir_has_hook(const char *dir)
+{
+	return phpc_hooks_dir_find_hook(dir, NULL, NULL, NULL) == 1;
 }
 
 int phpc_hook_install(const char *dir, const char *hook_path, bool force, bool *written,
