@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+/* statfs's f_type of the POSIX message queue file system (mqueue), which
+ * podman's --ipc=host needs at /dev/mqueue. */
+#define PHPC_MQUEUE_MAGIC 0x19800202
+
 /* Reads a whole file (relative to dirfd, or AT_FDCWD) into a NUL-terminated
  * buffer. A missing file is -ENOENT with an error naming it. */
 int phpc_read_file(int dirfd, const char *path, char **out, size_t *len, struct phpc_error **err);

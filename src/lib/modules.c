@@ -334,8 +334,6 @@ static bool wants_host_ipc(char *const *args)
 	return false;
 }
 
-#define MQUEUE_MAGIC 0x19800202
-
 static const char *flag_of(const struct phpc_module *m, char *buf, size_t size)
 {
 	if (m->cli_arg)
@@ -367,7 +365,7 @@ int phpc_modules_check_host(const struct phpc_modules *mods, const bool *enabled
 		}
 		struct statfs fs;
 		if (wants_host_ipc(m->additional_args) &&
-		    (statfs(mqueue, &fs) < 0 || fs.f_type != MQUEUE_MAGIC))
+		    (statfs(mqueue, &fs) < 0 || fs.f_type != PHPC_MQUEUE_MAGIC))
 			return phpc_error_set(err, ENOENT,
 			                      "module \"%s\"%s runs the container with --ipc=host, "
 			                      "which needs a message queue file system at %s, "
