@@ -53,7 +53,12 @@ enum phpc_ktype phpc_key_type(enum phpc_key k)
 	return keys[k].type;
 }
 
-static int lookup_user(uid_t uid, char *const *envp, char **out, struct phpc_error **err)
+char *phpc_config_setting(const struct phpc_config *c, enum phpc_key k)
+{
+	return phpc_xasprintf("%s (%s)", phpc_key_name(k), c->v[k].source);
+}
+
+int phpc_user_name(uid_t uid, char *const *envp, char **out, struct phpc_error **err)
 {
 	struct passwd pw, *res = NULL;
 	char buf[4096];
@@ -96,7 +101,7 @@ static int template_var(const char *name, size_t n, char *const *envp, uid_t uid
 			*val = phpc_xstrdup(user);
 			return 0;
 		}
-		return lookup_user(uid, envp, val, err);
+		return phpc_user_name(uid, envp, val, err);
 	}
 	if (n > 4 && strncmp(name, "env.", 4) == 0 && is_env_name(name + 4, n - 4)) {
 		_cleanup_free_ char *var = phpc_xstrndup(name + 4, n - 4);

@@ -73,6 +73,12 @@ struct phpc_config_input {
 
 const char *phpc_key_name(enum phpc_key k);
 enum phpc_ktype phpc_key_type(enum phpc_key k);
+/* How messages name a setting, with where its value came from:
+ * "run_root (env: PODMANHPC_RUN_ROOT)" (newly allocated). */
+char *phpc_config_setting(const struct phpc_config *c, enum phpc_key k);
+/* The name of uid: from NSS, else USER or LOGNAME in envp (a compute node
+ * without the user in NSS, as NERSC does). Newly allocated in *out. */
+int phpc_user_name(uid_t uid, char *const *envp, char **out, struct phpc_error **err);
 
 /* Loads the configuration. On error nothing is returned and *err names the
  * file and line, or the environment variable, and the key. */

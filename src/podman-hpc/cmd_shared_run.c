@@ -75,7 +75,7 @@ static int setup(struct sr *s, struct phpc_error **err)
 	p->key = s->key;
 	p->uid = getuid();
 	p->state_root = phpc_xasprintf("%s/shared-run", phpc_cfg_str(cfg, PHPC_K_RUN_ROOT));
-	p->what = phpc_xasprintf("run_root (%s)", cfg->v[PHPC_K_RUN_ROOT].source);
+	p->what = phpc_config_setting(cfg, PHPC_K_RUN_ROOT);
 	return 0;
 }
 

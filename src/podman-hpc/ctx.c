@@ -46,7 +46,7 @@ void phpc_note(const char *fmt, ...)
 	va_end(ap);
 }
 
-int phpc_ctx_load_config(struct phpc_ctx *ctx, struct phpc_error **err)
+static int load_config(struct phpc_ctx *ctx, bool print_warnings, struct phpc_error **err)
 {
 	static const char *const files[] = {
 	    "/etc/podman_hpc/podman_hpc.yaml",
@@ -68,9 +68,19 @@ int phpc_ctx_load_config(struct phpc_ctx *ctx, struct phpc_error **err)
 	int r = phpc_config_load(&in, &ctx->cfg, err);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < ctx->cfg->warnings.n; i++)
+	for (size_t i = 0; print_warnings && i < ctx->cfg->warnings.n; i++)
 		phpc_warn("%s", ctx->cfg->warnings.v[i]);
 	return 0;
+}
+
+int phpc_ctx_load_config(struct phpc_ctx *ctx, struct phpc_error **err)
+{
+	return load_config(ctx, true, err);
+}
+
+int phpc_ctx_load_config_quiet(struct phpc_ctx *ctx, struct phpc_error **err)
+{
+	return load_config(ctx, false, err);
 }
 
 int phpc_ctx_load_modules(struct phpc_ctx *ctx, struct phpc_error **err)
@@ -119,10 +129,11 @@ int phpc_ctx_podman_path(struct phpc_ctx *ctx, char **out, struct phpc_error **e
 	return 0;
 }
 
-/* "run_root (env: PODMANHPC_RUN_ROOT)": how messages name a setting. */
-static char *setting(const struct phpc_config *cfg, enum phpc_key k)
+enum phpc_dir_kind phpc_ctx_squash_dir_kind(const struct phpc_config *cfg)
 {
-	return phpc_xasprintf("%s (%s)", phpc_key_name(k), cfg->v[k].source);
+	/* The default squash store is the user's own; one the user or the
+	 * site named is read by podman, so others must not write it. */
+	return streq(cfg->squash_dir_source, "default") ? PHPC_DIR_PRIVATE : PHPC_DIR_STORE;
 }
 
 int phpc_ctx_check_dirs(struct phpc_ctx *ctx, struct phpc_error **err)
@@ -138,18 +149,14 @@ int phpc_ctx_check_dirs(struct phpc_ctx *ctx, struct phpc_error **err)
 		                                               : NULL;
 		if (flag && phpc_cli_global(&ctx->cli, flag))
 			continue;
-		_cleanup_free_ char *what = setting(cfg, own[i]);
+		_cleanup_free_ char *what = phpc_config_setting(cfg, own[i]);
 		r = phpc_dir_check(phpc_cfg_str(cfg, own[i]), PHPC_DIR_PRIVATE, uid, what, err);
 	}
 	if (r < 0)
 		return r;
-	/* The default squash store is the user's own; one the user or the
-	 * site named is read by podman, so others must not write it. */
-	bool own_store = streq(cfg->squash_dir_source, "default");
 	_cleanup_free_ char *sw =
 	    phpc_xasprintf("the squash directory (%s)", cfg->squash_dir_source);
-	r = phpc_dir_check(cfg->squash_dir, own_store ? PHPC_DIR_PRIVATE : PHPC_DIR_STORE, uid, sw,
-	                   err);
+	r = phpc_dir_check(cfg->squash_dir, phpc_ctx_squash_dir_kind(cfg), uid, sw, err);
 	if (r == -ENOENT) {
 		/* created by phpc_store_init, in a directory checked here */
 		phpc_error_freep(err);

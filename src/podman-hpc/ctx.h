@@ -9,6 +9,7 @@
 #include "config.h"
 #include "error.h"
 #include "modules.h"
+#include "safedir.h"
 
 #include <stdbool.h>
 
@@ -34,9 +35,15 @@ struct phpc_ctx {
 void phpc_ctx_clear(struct phpc_ctx *ctx);
 
 int phpc_ctx_load_config(struct phpc_ctx *ctx, struct phpc_error **err);
+/* The same without printing the configuration's warnings: they stay in
+ * ctx->cfg->warnings for a caller that reports them itself (doctor). */
+int phpc_ctx_load_config_quiet(struct phpc_ctx *ctx, struct phpc_error **err);
 int phpc_ctx_load_modules(struct phpc_ctx *ctx, struct phpc_error **err);
 /* The podman binary as an executable path. */
 int phpc_ctx_podman_path(struct phpc_ctx *ctx, char **out, struct phpc_error **err);
+/* How the squash directory is checked (safedir.h): the user's own when it
+ * is the default one, an image store others must not write otherwise. */
+enum phpc_dir_kind phpc_ctx_squash_dir_kind(const struct phpc_config *cfg);
 /* Creates graph_root, run_root and config_home (mode 0700) and refuses
  * them, or an image store, when another user could steer them (safedir.h). */
 int phpc_ctx_check_dirs(struct phpc_ctx *ctx, struct phpc_error **err);
