@@ -8,24 +8,50 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "fsutil.h"
 #include "strv.h"
 #include "util.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-/* Writes text to a new file in a fresh temp directory; returns its path. */
-static inline char *write_temp(const char *name, const char *text)
+/* A fresh directory under /tmp; returns its path (newly allocated). */
+static inline char *temp_dir(void)
 {
 	char tmpl[] = "/tmp/phpc-unit-XXXXXX";
 	char *dir = mkdtemp(tmpl);
 	assert_non_null(dir);
-	char *path = phpc_xasprintf("%s/%s", dir, name);
+	return phpc_xstrdup(dir);
+}
+
+/* Removes what a test made under dir, without following symlinks. */
+static inline void remove_tree(const char *dir)
+{
+	struct phpc_error *err = NULL;
+	if (phpc_rm_rf_at(AT_FDCWD, dir, &err) < 0)
+		fail_msg("%s", err->msg);
+}
+
+/* Writes text to path (created or truncated), then sets its mode. */
+static inline void write_text(const char *path, const char *text, mode_t mode)
+{
 	FILE *f = fopen(path, "we");
 	assert_non_null(f);
 	fputs(text, f);
 	fclose(f);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* Writes text to a new file in a fresh temp directory; returns its path. */
+static inline char *write_temp(const char *name, const char *text)
+{
+	char *dir = temp_dir();
+	char *path = phpc_xasprintf("%s/%s", dir, name);
+	free(dir);
+	write_text(path, text, 0644);
 	return path;
 }
 
