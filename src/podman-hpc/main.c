@@ -8,6 +8,7 @@ static const struct phpc_command phpc_commands[] = {
     {"version", cmd_version, &phpc_version_spec, NULL},
     {"help", cmd_help, &phpc_help_spec, NULL},
     {"configure-hooks", cmd_configure_hooks, &phpc_configure_hooks_spec, NULL},
+    {"doctor", cmd_doctor, &phpc_doctor_spec, NULL},
     {"migrate", cmd_migrate, &phpc_migrate_spec, NULL},
     {"rmsqi", cmd_rmsqi, &phpc_rmsqi_spec, NULL},
     {"pull", cmd_pull, &phpc_pull_spec, phpc_print_pull_help},
