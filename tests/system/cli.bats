@@ -185,7 +185,7 @@ cli_arg: home
 help: Mount home directory
 env: MOUNT_HOME'
 	local sub
-	for sub in infohpc version help configure-hooks migrate rmsqi shared-run rank; do
+	for sub in infohpc version help configure-hooks doctor migrate rmsqi shared-run rank; do
 		run "$PHPC" "$sub" --help
 		if [ "$status" -ne 0 ] || ! usage_names "$sub" "$output"; then
 			echo "$sub --help: exit $status, output: $output"
@@ -247,7 +247,7 @@ env: MOUNT_HOME'
 	[ "$status" -eq 0 ]
 	list=$(sed -n '/^podman-hpc commands:/,/^$/p' <<<"$output" | sed '1d;$d')
 	local sub
-	for sub in infohpc version help configure-hooks migrate rmsqi pull shared-run rank; do
+	for sub in infohpc version help configure-hooks doctor migrate rmsqi pull shared-run rank; do
 		[ "$(grep -c "^  $sub  " <<<"$list")" -eq 1 ] || { echo "$sub: $list"; return 1; }
 	done
 	# every summary starts in the same column
