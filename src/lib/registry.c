@@ -312,14 +312,15 @@ int phpc_registry_site_check(const struct phpc_registry_site *s, struct phpc_err
 		    "over plain HTTP without a password. Add --insecure if that is what this "
 		    "network is for (a private cluster network), or listen on 127.0.0.1",
 		    s->listen);
-	if (!s->storage || s->storage[0] != '/' || !plain_value(s->storage))
+	r = phpc_registry_path_check("the storage directory", s->storage, err);
+	if (r < 0)
+		return r;
+	if (!s->user || !phpc_registry_account_name_ok(s->user))
 		return phpc_error_set(
 		    err, EINVAL,
-		    "the storage directory must be an absolute path without spaces, "
-		    "quotes or '%%' (got \"%s\")",
-		    s->storage ? s->storage : "");
-	if (!s->user || !*s->user || !plain_value(s->user))
-		return phpc_error_set(err, EINVAL, "--user: which service account?");
+		    "--user \"%s\": an account name is lowercase letters, digits, "
+		    "'_' and '-', not starting with '-' or a digit",
+		    s->user ? s->user : "");
 	if (s->proxy_url) {
 		_cleanup_free_ char *prefix = NULL;
 		r = phpc_registry_mirror_prefix(s->proxy_url, &prefix, err);

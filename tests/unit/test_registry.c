@@ -145,6 +145,8 @@ static void test_site_check(void **state)
 	    {{.name = "r", .listen = "127.0.0.1:5000", .storage = "/s\n[x]", .user = "u"},
 	     "absolute path"},
 	    {{.name = "r", .listen = "127.0.0.1:5000", .storage = "/s", .user = ""}, "--user"},
+	    {{.name = "r", .listen = "127.0.0.1:5000", .storage = "/s", .user = "-x"},
+	     "an account name is"},
 	    {{.name = "r",
 	      .listen = "127.0.0.1:5000",
 	      .storage = "/s",
