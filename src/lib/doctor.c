@@ -1,5 +1,6 @@
 /* podman-hpc doctor's checks (doctor.h, docs/doctor.md). */
 #include "doctor.h"
+#include "subid.h"
 #include "env.h"
 #include "fsutil.h"
 #include "hooks.h"
@@ -430,51 +431,36 @@ int phpc_subid_parse_getsubids(const char *out, struct phpc_subid_facts *f)
 	return 0;
 }
 
-/* "NAME:START:COUNT" between line and eol. */
-static bool parse_subid_line(const char *line, const char *eol, size_t *name_len,
-                             unsigned long *start, unsigned long *count)
-{
-	const char *colon = memchr(line, ':', (size_t)(eol - line));
-	if (!colon || colon == line)
-		return false;
-	const char *q = colon + 1;
-	if (!take_number(&q, start) || q >= eol || *q++ != ':' || !take_number(&q, count))
-		return false;
-	*name_len = (size_t)(colon - line);
-	return skip_blanks(q, eol) == eol || (q < eol && *q == '\r');
-}
-
+/* The files are read as podman-hpc-subid reads them (subid.h), which is
+ * how shadow-utils reads them. */
 void phpc_subid_parse_file(const char *text, const char *user, uid_t uid,
                            struct phpc_subid_facts *f)
 {
+	struct phpc_subid_file file = {0};
+	phpc_subid_parse("subid", text, strlen(text), &file);
 	char uid_text[24];
 	snprintf(uid_text, sizeof(uid_text), "%u", (unsigned)uid);
-	for (const char *p = text; *p;) {
-		const char *eol = strchrnul(p, '\n');
-		size_t n;
-		unsigned long start, count;
-		/* the owner by name, or by uid (newuidmap accepts both) */
-		if (*p != '#' && parse_subid_line(p, eol, &n, &start, &count) &&
-		    ((user && strlen(user) == n && strncmp(p, user, n) == 0) ||
-		     (strlen(uid_text) == n && strncmp(p, uid_text, n) == 0)))
-			add_range(f, start, count);
-		p = *eol ? eol + 1 : eol;
-	}
+	/* the owner by name, or by uid (newuidmap accepts both) */
+	for (size_t i = 0; i < file.n; i++)
+		if ((user && streq(file.v[i].owner, user)) || streq(file.v[i].owner, uid_text))
+			add_range(f, (unsigned long)file.v[i].start,
+			          (unsigned long)file.v[i].count);
+	phpc_subid_file_clear(&file);
 }
 
 unsigned long phpc_subid_free_start(const char *text)
 {
 	/* 100000: where useradd starts (SUB_UID_MIN), above the system's ids */
 	unsigned long next = 100000;
-	for (const char *p = text; p && *p;) {
-		const char *eol = strchrnul(p, '\n');
-		size_t n;
-		unsigned long start, count;
-		if (*p != '#' && parse_subid_line(p, eol, &n, &start, &count) &&
-		    start + count > next && start + count >= start)
-			next = start + count;
-		p = *eol ? eol + 1 : eol;
+	struct phpc_subid_file file = {0};
+	if (text)
+		phpc_subid_parse("subid", text, strlen(text), &file);
+	for (size_t i = 0; i < file.n; i++) {
+		uint64_t end = file.v[i].start + file.v[i].count;
+		if (end > next && end >= file.v[i].start)
+			next = (unsigned long)end;
 	}
+	phpc_subid_file_clear(&file);
 	return next;
 }
 

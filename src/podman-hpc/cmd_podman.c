@@ -1,5 +1,6 @@
 /* Every podman command: add the site's defaults and modules, then exec podman. */
 #include "commands.h"
+#include "doctor.h"
 #include "env.h"
 #include "proc.h"
 #include "util.h"
@@ -27,6 +28,26 @@ static void warn_missing_hook(struct phpc_ctx *ctx)
 	          "rules and ldconfig will not be applied (an admin can run 'podman-hpc "
 	          "configure-hooks'; this warning is shown once)",
 	          dir);
+}
+
+/* A build by a user without a subuid range fails at the first step that
+ * needs another id, with podman's "Invalid argument": say why first
+ * (docs/site-tools.md, 3). Only on build: a run needs no range. */
+static void warn_no_subuid_range(struct phpc_ctx *ctx)
+{
+	uid_t uid = getuid();
+	_cleanup_free_ char *user = NULL;
+	if (ctx->cli.kind != PHPC_KIND_BUILD || uid == 0 ||
+	    phpc_user_name(uid, ctx->envp, &user, NULL) < 0)
+		return;
+	struct phpc_subid_facts f;
+	phpc_doctor_gather_subid(false, user, uid, ctx->envp, "/etc/subuid", false, &f);
+	if (!f.error && f.n == 0)
+		phpc_warn("you have no subordinate uid range: build steps that use other ids "
+		          "(apt-get's _apt, chown, USER) fail with \"Invalid argument\"; use "
+		          "apt-get -o APT::Sandbox::User=root, or ask your site for a range "
+		          "(podman-hpc doctor)");
+	phpc_subid_facts_clear(&f);
 }
 
 int cmd_podman(struct phpc_ctx *ctx, struct phpc_error **err)
@@ -57,6 +78,7 @@ int cmd_podman(struct phpc_ctx *ctx, struct phpc_error **err)
 		return r;
 	if (phpc_cli_takes_modules(&ctx->cli))
 		warn_missing_hook(ctx);
+	warn_no_subuid_range(ctx);
 	if (!ctx->modules_parsed)
 		phpc_plan_init(&ctx->plan, &ctx->cli);
 	r = phpc_ctx_pass_pmi_fd(ctx, &ctx->plan.pmi_fd, err);

@@ -48,6 +48,7 @@ full_dockerfile() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"Hello, world!"* ]]
+	[[ "$output" != *"no subordinate uid range"* ]]
 	run "$PHPC" run --rm localhost/phpc-built sh -c 'stat -c %U:%G:%u /srv/data/f; cat /srv/data/whoami; hello'
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -98,6 +99,7 @@ nosub_cleanup() {
 	run as_nosub "$PHPC" "${build[@]}"
 	echo "$output"
 	[ "$status" -ne 0 ]
+	[[ "$output" == *"warning: you have no subordinate uid range"* ]]
 	[[ "$output" == *"seteuid 42 failed"* ]]
 	[[ "$output" == *'building at STEP "RUN apt-get update'* ]]
 
