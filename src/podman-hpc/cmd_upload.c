@@ -186,8 +186,8 @@ static void print_summary(const struct uploader *u, const struct phpc_upload_ref
 		printf("To run it on any node (in a batch script too):\n\n");
 	printf("  podman-hpc pull %s\n"
 	       "  podman-hpc run --rm %s [COMMAND]\n\n"
-	       "or with Apptainer:\n\n"
-	       "  apptainer pull docker://%s\n"
+	       "or with Apptainer (--no-https: the registry speaks plain HTTP):\n\n"
+	       "  apptainer pull --no-https docker://%s\n"
 	       "  apptainer exec %s_%s.sif [COMMAND]\n",
 	       refs->remote_nt, refs->remote_nt, refs->remote_nt, strrchr(refs->repo, '/') + 1,
 	       refs->tag);

@@ -248,7 +248,7 @@ node2_cleanup() {
 	[[ "$output" == *"podman-hpc push 127.0.0.1:$REG_PORT/$ME/mytools:latest"* ]]
 	[[ "$output" == *"podman-hpc image rm localhost/$ME/mytools:latest 127.0.0.1:$REG_PORT/$ME/mytools:latest"* ]]
 	[[ "$output" == *"podman-hpc pull 127.0.0.1:$REG_PORT/$ME/mytools"* ]]
-	[[ "$output" == *"apptainer pull docker://127.0.0.1:$REG_PORT/$ME/mytools"* ]]
+	[[ "$output" == *"apptainer pull --no-https docker://127.0.0.1:$REG_PORT/$ME/mytools"* ]]
 	[[ "$output" == *"exactly this one as 127.0.0.1:$REG_PORT/$ME/mytools@sha256:"* ]]
 	# a registry on loopback is this node's: upload says so
 	[[ "$output" == *"To run it on this node"* ]]
