@@ -472,11 +472,12 @@ static bool has_numeric(const struct fileidx *x, uint32_t uid)
 	return bsearch(&uid, x->numeric, x->n_numeric, sizeof(*x->numeric), cmp_u32) != NULL;
 }
 
-/* Users, by name and by uid, without the later of two users of one name
- * (getpwnam gives the first that NSS enumerates). */
+/* Users, by name and by uid: every user NSS listed, a name listed twice
+ * with two uids included (both uids are real, and both find entries by
+ * that name). */
 struct users {
 	const struct phpc_subid_user *u;
-	size_t *byname; /* indices of u, by name */
+	size_t *byname; /* indices of u, by name then enumeration order */
 	size_t *byuid;  /* the same indices, by uid then enumeration order */
 	size_t n;
 	struct idref *gids; /* distinct primary gids, sorted */
@@ -518,23 +519,19 @@ static void users_index(const struct phpc_subid_user *u, size_t n, struct users 
 {
 	memset(us, 0, sizeof(*us));
 	us->u = u;
-	size_t *all = phpc_xcalloc(n, sizeof(*all));
-	for (size_t i = 0; i < n; i++)
-		all[i] = i;
-	qsort_r(all, n, sizeof(*all), cmp_byname, (void *)u);
+	us->n = n;
 	us->byname = phpc_xcalloc(n, sizeof(*us->byname));
 	for (size_t i = 0; i < n; i++)
-		if (i == 0 || !streq(u[all[i]].name, u[all[i - 1]].name))
-			us->byname[us->n++] = all[i];
-	free(all);
+		us->byname[i] = i;
+	qsort_r(us->byname, n, sizeof(*us->byname), cmp_byname, (void *)u);
 	us->byuid = phpc_xcalloc(n, sizeof(*us->byuid));
-	memcpy(us->byuid, us->byname, us->n * sizeof(*us->byuid));
-	qsort_r(us->byuid, us->n, sizeof(*us->byuid), cmp_byuid, (void *)u);
+	memcpy(us->byuid, us->byname, n * sizeof(*us->byuid));
+	qsort_r(us->byuid, n, sizeof(*us->byuid), cmp_byuid, (void *)u);
 	us->gids = phpc_xcalloc(n, sizeof(*us->gids));
-	for (size_t i = 0; i < us->n; i++)
-		us->gids[i] = (struct idref){u[us->byname[i]].gid, us->byname[i]};
-	qsort(us->gids, us->n, sizeof(*us->gids), cmp_idref);
-	for (size_t i = 0; i < us->n; i++)
+	for (size_t i = 0; i < n; i++)
+		us->gids[i] = (struct idref){u[i].gid, i};
+	qsort(us->gids, n, sizeof(*us->gids), cmp_idref);
+	for (size_t i = 0; i < n; i++)
 		if (i == 0 || us->gids[i].id != us->gids[us->n_gids - 1].id)
 			us->gids[us->n_gids++] = us->gids[i];
 }
@@ -570,14 +567,6 @@ static bool gid_below(const void *ctx, size_t i)
 	return k->us->gids[i].id < k->id;
 }
 
-/* The user of this name, or NULL. */
-static const struct phpc_subid_user *user_named(const struct users *us, const char *name)
-{
-	struct user_key k = {us, name, 0};
-	size_t i = count_below(us->n, name_below, &k);
-	return i < us->n && streq(us->u[us->byname[i]].name, name) ? &us->u[us->byname[i]] : NULL;
-}
-
 /* The first position in byuid with a uid >= uid. */
 static size_t uid_lower_bound(const struct users *us, uint64_t uid)
 {
@@ -601,30 +590,56 @@ static const struct idref *gid_within(const struct users *us, uint64_t first, ui
 	return i < us->n_gids && us->gids[i].id < end ? &us->gids[i] : NULL;
 }
 
-/* Whether the entry's owner is the user of uid (by one of its names, or as
- * the number), so that the block holding uid is that user's own. */
-static bool owner_has_uid(const struct users *us, const char *owner, uint32_t uid)
+/* The uids that can use an entry with this owner. newuidmap (shadow-utils'
+ * find_range) takes the entries whose owner is the caller's name, or the
+ * caller's uid written as "%lu", or another name of that uid; podman
+ * (containers/storage) those whose owner is the name or the uid written in
+ * decimal. So an owner serves every uid listed under that name, and the
+ * uid it reads as. n: 0, 1, or 2 for two or more (uid[0..n) distinct; a
+ * numeric owner's own uid first). */
+struct claim {
+	size_t n;
+	uint32_t uid[2];
+};
+
+static void claim_add(struct claim *c, uint32_t uid)
 {
-	uint32_t n;
-	if (canonical_uid(owner, &n))
-		return n == uid;
-	const struct phpc_subid_user *u = user_named(us, owner);
-	return u && u->uid == uid;
+	if (c->n < 2 && !(c->n == 1 && c->uid[0] == uid))
+		c->uid[c->n++] = uid;
 }
 
-/* Whether the entry's owner is a user whose primary group is gid. */
+static struct claim owner_claim(const struct users *us, const char *owner)
+{
+	struct claim c = {0};
+	uint32_t n;
+	if (canonical_uid(owner, &n))
+		claim_add(&c, n);
+	struct user_key k = {us, owner, 0};
+	for (size_t i = count_below(us->n, name_below, &k);
+	     i < us->n && c.n < 2 && streq(us->u[us->byname[i]].name, owner); i++)
+		claim_add(&c, us->u[us->byname[i]].uid);
+	return c;
+}
+
+/* Whether an entry with this owner serves uid and no other uid. */
+static bool owner_only(const struct users *us, const char *owner, uint32_t uid)
+{
+	struct claim c = owner_claim(us, owner);
+	return c.n == 1 && c.uid[0] == uid;
+}
+
+/* Whether the entry's owner serves one uid only, and a user of that uid has
+ * gid as primary group, so that the block holding gid is that user's own. */
 static bool owner_has_gid(const struct users *us, const char *owner, uint32_t gid)
 {
-	uint32_t n;
-	if (canonical_uid(owner, &n)) {
-		for (size_t i = uid_lower_bound(us, n); i < us->n && us->u[us->byuid[i]].uid == n;
-		     i++)
-			if (us->u[us->byuid[i]].gid == gid)
-				return true;
+	struct claim c = owner_claim(us, owner);
+	if (c.n != 1)
 		return false;
-	}
-	const struct phpc_subid_user *u = user_named(us, owner);
-	return u && u->gid == gid;
+	for (size_t i = uid_lower_bound(us, c.uid[0]);
+	     i < us->n && us->u[us->byuid[i]].uid == c.uid[0]; i++)
+		if (us->u[us->byuid[i]].gid == gid)
+			return true;
+	return false;
 }
 
 /* ---- the plan ----------------------------------------------------------------------------- */
@@ -659,6 +674,34 @@ static void report_overlaps(const struct fileidx *x, struct phpc_strv *out)
 	}
 }
 
+/* Existing entries whose owner serves two uids or more (owner_claim): a
+ * user named 3001 with uid 5000 and the user with uid 3001 both use an
+ * entry "3001:...", and so do two uids that NSS lists under one name. */
+static void report_shared(const struct fileidx *x, const struct users *us, struct phpc_strv *out)
+{
+	for (size_t i = 0; i < x->f->n; i++) {
+		const struct phpc_subid_entry *e = &x->f->v[i];
+		struct claim c = owner_claim(us, e->owner);
+		if (c.n < 2)
+			continue;
+		_cleanup_free_ char *d = describe(e);
+		uint32_t n;
+		_cleanup_free_ char *whose =
+		    canonical_uid(e->owner, &n)
+		        ? phpc_xasprintf("its owner is uid %" PRIu32 " and also the name of the "
+		                         "user with uid %" PRIu32,
+		                         c.uid[0], c.uid[1])
+		        : phpc_xasprintf("NSS lists its owner for uid %" PRIu32
+		                         " and for uid %" PRIu32,
+		                         c.uid[0], c.uid[1]);
+		phpc_strv_addf(out,
+		               "%s: %s: %s: newuidmap and podman let both use that block, and "
+		               "each one's containers can act as the other's; write the uid of the "
+		               "one it belongs to as its owner, or rename the other user",
+		               x->f->name, d, whose);
+	}
+}
+
 /* Real ids inside someone else's existing block: uids for subuid, primary
  * gids for subgid. */
 static void report_ids_inside(const struct fileidx *ux, const struct fileidx *gx,
@@ -669,7 +712,7 @@ static void report_ids_inside(const struct fileidx *ux, const struct fileidx *gx
 		if (i && us->u[us->byuid[i - 1]].uid == u->uid)
 			continue;
 		const struct phpc_subid_entry *e = overlapping(ux, u->uid, (uint64_t)u->uid + 1);
-		if (!e || owner_has_uid(us, e->owner, u->uid))
+		if (!e || owner_only(us, e->owner, u->uid))
 			continue;
 		_cleanup_free_ char *d = describe(e);
 		_cleanup_free_ char *name = esc_str(u->name);
@@ -738,6 +781,25 @@ static void push_new(struct phpc_subid_new **v, size_t *n, const struct phpc_sub
 	(*v)[(*n)++] = (struct phpc_subid_new){u->name, u->uid, start, count};
 }
 
+/* Why a name of uid, which is writable, cannot be an owner for it alone
+ * (owner_claim), or NULL. */
+static char *name_shared(const struct users *us, const char *name, uint32_t uid)
+{
+	struct claim c = owner_claim(us, name);
+	if (c.n == 1)
+		return NULL;
+	uint32_t n;
+	if (canonical_uid(name, &n) && n != uid)
+		return phpc_xasprintf("is a number, which newuidmap and podman read as uid %" PRIu32
+		                      ", so that uid would use the block too",
+		                      n);
+	uint32_t other = c.uid[0] == uid ? c.uid[1] : c.uid[0];
+	return phpc_xasprintf("is also the name NSS lists for uid %" PRIu32 ", and newuidmap and "
+	                      "podman find a user's entries by name, so both uids would use the "
+	                      "block",
+	                      other);
+}
+
 /* One uid in range: the users byuid[from..to) share it. */
 static void plan_uid(const struct fileidx *ux, const struct fileidx *gx, const struct users *us,
                      size_t from, size_t to, const struct phpc_subid_params *p,
@@ -745,9 +807,17 @@ static void plan_uid(const struct fileidx *ux, const struct fileidx *gx, const s
 {
 	const struct phpc_subid_user *first = &us->u[us->byuid[from]], *u = NULL;
 	uint32_t uid = first->uid;
-	bool in_u = has_numeric(ux, uid), in_g = has_numeric(gx, uid);
+	/* an entry counts only when its owner serves this uid alone: one that
+	 * another uid can use too is reported (report_shared), not taken as
+	 * this user's */
+	char num[16];
+	snprintf(num, sizeof(num), "%" PRIu32, uid);
+	bool by_num = owner_only(us, num, uid);
+	bool in_u = by_num && has_numeric(ux, uid), in_g = by_num && has_numeric(gx, uid);
 	for (size_t i = from; i < to; i++) {
 		const struct phpc_subid_user *c = &us->u[us->byuid[i]];
+		if (!owner_only(us, c->name, uid))
+			continue;
 		in_u = in_u || has_owner(ux, c->name);
 		in_g = in_g || has_owner(gx, c->name);
 		if (!u && name_writable(c->name))
@@ -760,12 +830,17 @@ static void plan_uid(const struct fileidx *ux, const struct fileidx *gx, const s
 		return;
 	_cleanup_free_ char *name = esc_str((u ? u : first)->name);
 	if (!u) {
+		_cleanup_free_ char *shared =
+		    name_writable(first->name) ? name_shared(us, first->name, uid) : NULL;
+		_cleanup_free_ char *why =
+		    shared ? steal_pointer(&shared)
+		           : phpc_xasprintf("cannot be written in %s (a ':' or a newline, a "
+		                            "leading '#', '+' or '-', or longer than %d bytes)",
+		                            in_u ? gx->f->name : ux->f->name, NAME_MAX_LEN);
 		phpc_strv_addf(&out->left_out,
-		               "user %s (uid %" PRIu32 ") gets no block: its name cannot be "
-		               "written in %s (a ':' or a newline, a leading '#', '+' or '-', or "
-		               "longer than %d bytes); add an entry by hand with the uid as the "
-		               "owner (%" PRIu32 ":START:COUNT)",
-		               name, uid, in_u ? gx->f->name : ux->f->name, NAME_MAX_LEN, uid);
+		               "user %s (uid %" PRIu32 ") gets no block: its name %s; add an entry "
+		               "by hand with the uid as the owner (%" PRIu32 ":START:COUNT)",
+		               name, uid, why, uid);
 		return;
 	}
 	uint64_t start;
@@ -816,6 +891,8 @@ void phpc_subid_plan(const struct phpc_subid_file *subuid, const struct phpc_sub
 
 	report_overlaps(&ux, &out->overlaps);
 	report_overlaps(&gx, &out->overlaps);
+	report_shared(&ux, &us, &out->overlaps);
+	report_shared(&gx, &us, &out->overlaps);
 	report_ids_inside(&ux, &gx, &us, &out->overlaps);
 
 	size_t i = uid_lower_bound(&us, p->uid_min);

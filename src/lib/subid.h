@@ -101,24 +101,28 @@ struct phpc_subid_plan {
 	/* One line per user in range who gets no block in a file that lacks
 	 * one: why, and what to do. */
 	struct phpc_strv left_out;
-	/* Existing entries that overlap each other, and ids of real users
-	 * (uids in subuid, primary gids in subgid) inside someone's block. */
+	/* Existing entries that overlap each other, entries whose owner serves
+	 * two uids or more, and ids of real users (uids in subuid, primary
+	 * gids in subgid) inside someone's block. */
 	struct phpc_strv overlaps;
 };
 
 /* Decides what to append to subuid and subgid for users[0..n), in the order
- * NSS enumerated them (which decides between a name given twice, and which
- * name of a uid gets the block), with p checked by phpc_subid_params_check.
+ * NSS enumerated them (which decides which name of a uid gets the block),
+ * with p checked by phpc_subid_params_check.
  *
- * A user is present in a file when an entry's owner is one of the names of
- * the user's uid or is the uid as a number (what newuidmap accepts); a
- * present user is left alone. A user in [uid_min, uid_max] missing from a
- * file gets p's block there, unless the block would end past 2^32, overlap
- * an existing entry, or hold the uid (subuid) or primary gid (subgid) of a
- * user: then the user gets nothing in either file it lacks (a user with
- * subordinate uids and no gids, or the reverse, cannot start a container)
- * and is reported in left_out. Blocks of distinct uids never overlap each
- * other (both schemes step by at least count). Never fails. */
+ * An owner serves the uids listed under that name and the uid it reads as
+ * ("%lu", as newuidmap and podman compare it). A user is present in a file
+ * when an entry's owner serves the user's uid and no other; a present user
+ * is left alone. A user in [uid_min, uid_max] missing from a file gets p's
+ * block there, under its first name that serves its uid alone, unless it
+ * has none (a number that reads as another uid, a name listed for two
+ * uids), or the block would end past 2^32, overlap an existing entry, or
+ * hold the uid (subuid) or primary gid (subgid) of a user: then the user
+ * gets nothing in either file it lacks (a user with subordinate uids and no
+ * gids, or the reverse, cannot start a container) and is reported in
+ * left_out. Blocks of distinct uids never overlap each other (both schemes
+ * step by at least count). Never fails. */
 void phpc_subid_plan(const struct phpc_subid_file *subuid, const struct phpc_subid_file *subgid,
                      const struct phpc_subid_user *users, size_t n,
                      const struct phpc_subid_params *p, struct phpc_subid_plan *out);

@@ -3,13 +3,34 @@
  * its entries' owners are users (with uids and gids drawn from their
  * numbers, so that blocks meet entries), and the plan's output is checked:
  * the rendered file starts with the input, byte for byte; new blocks end by
- * 2^32 and overlap neither each other nor an entry. The input is also read
- * as login.defs. */
+ * 2^32 and overlap neither each other nor an entry, and the only uid that
+ * can use one (by its owner's name, or its owner read as a uid, as
+ * newuidmap and podman match owners) is the uid it was made for. The input
+ * is also read as login.defs. */
 #include "fuzz.h"
 #include "subid.h"
 
-static void check_new(const struct phpc_subid_file *f, const struct phpc_subid_new *v, size_t n)
+/* The uid an owner reads as for newuidmap ("%lu" of the caller's uid) and
+ * for podman (decimal): digits without a leading zero, below 2^32. */
+static bool reads_as_uid(const char *s, uint32_t *uid)
 {
+	size_t n = strlen(s);
+	if (n == 0 || n > 10 || (s[0] == '0' && n > 1) || strspn(s, "0123456789") != n)
+		return false;
+	unsigned long long v = strtoull(s, NULL, 10);
+	*uid = (uint32_t)v;
+	return v <= UINT32_MAX;
+}
+
+struct world {
+	const struct phpc_subid_file *f;
+	const struct phpc_subid_user *users;
+	size_t n;
+};
+
+static void check_new(const struct world *w, const struct phpc_subid_new *v, size_t n)
+{
+	const struct phpc_subid_file *f = w->f;
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].start + v[i].count > PHPC_SUBID_LIMIT)
 			__builtin_trap();
@@ -18,6 +39,14 @@ static void check_new(const struct phpc_subid_file *f, const struct phpc_subid_n
 		for (size_t j = 0; j < f->n && j < 64; j++)
 			if (f->v[j].count && v[i].start < f->v[j].start + f->v[j].count &&
 			    f->v[j].start < v[i].start + v[i].count)
+				__builtin_trap();
+		/* the uids that can use the entry, by its owner's name or as a
+		 * number, are exactly its own */
+		uint32_t as_uid;
+		if (reads_as_uid(v[i].name, &as_uid) && as_uid != v[i].uid)
+			__builtin_trap();
+		for (size_t j = 0; j < w->n; j++)
+			if (streq(w->users[j].name, v[i].name) && w->users[j].uid != v[i].uid)
 				__builtin_trap();
 	}
 	size_t len = 0;
@@ -28,13 +57,12 @@ static void check_new(const struct phpc_subid_file *f, const struct phpc_subid_n
 	free(phpc_subid_diff(f, v, n));
 }
 
-static void plan(const struct phpc_subid_file *f, const struct phpc_subid_user *users, size_t n,
-                 const struct phpc_subid_params *p)
+static void plan(const struct world *w, const struct phpc_subid_params *p)
 {
 	struct phpc_subid_plan pl;
-	phpc_subid_plan(f, f, users, n, p, &pl);
-	check_new(f, pl.uid_new, pl.n_uid_new);
-	check_new(f, pl.gid_new, pl.n_gid_new);
+	phpc_subid_plan(w->f, w->f, w->users, w->n, p, &pl);
+	check_new(w, pl.uid_new, pl.n_uid_new);
+	check_new(w, pl.gid_new, pl.n_gid_new);
 	phpc_subid_plan_clear(&pl);
 }
 
@@ -43,13 +71,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct phpc_subid_file f;
 	phpc_subid_parse("/etc/subuid", (const char *)data, size, &f);
 
-	enum { MAX_USERS = 64 };
-	struct phpc_subid_user users[MAX_USERS + 3] = {
-	    {"alice", 1001, 1001}, {"bob", 1002, 100}, {"1003", 1003, 1003}};
-	size_t n = 3;
+	enum { MAX_USERS = 64, FIXED = 8 };
+	/* and some that newuidmap could mistake: a number that is another
+	 * uid, one name listed for two uids */
+	struct phpc_subid_user users[MAX_USERS + FIXED] = {
+	    {"alice", 1001, 1001}, {"bob", 1002, 100},  {"1003", 1003, 1003}, {"1004", 2004, 2004},
+	    {"carl", 1004, 1004},  {"dup", 1005, 1005}, {"dup", 1006, 1006},  {"01007", 1007, 1007},
+	};
+	size_t n = FIXED;
 	for (size_t i = 0; i < f.n && n < ARRAY_SIZE(users); i++)
 		users[n++] = (struct phpc_subid_user){
 		    f.v[i].owner, (uint32_t)(1000 + f.v[i].start % 2000), (uint32_t)f.v[i].count};
+	struct world w = {&f, users, n};
 	struct phpc_subid_params p = {
 	    .scheme = PHPC_SUBID_MULTIPLY,
 	    .multiplier = PHPC_SUBID_DEFAULT_MULTIPLIER,
@@ -59,12 +92,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .uid_max = 2999,
 	};
 	if (phpc_subid_params_check(&p, NULL) == 0)
-		plan(&f, users, n, &p);
+		plan(&w, &p);
 	p.scheme = PHPC_SUBID_OFFSET;
 	p.count = 1000;
 	p.base = 3000;
 	if (phpc_subid_params_check(&p, NULL) == 0)
-		plan(&f, users, n, &p);
+		plan(&w, &p);
 
 	_cleanup_free_ char *text = fuzz_cstr(data, size);
 	uint32_t lo = 1000, hi = 60000;

@@ -174,6 +174,37 @@ site() {
 	[ -z "$output" ]
 }
 
+# Users useradd would refuse but LDAP may have: lines of the copy of /etc/passwd.
+add_passwd() { # NAME UID
+	printf '%s:x:%s:%s::/nonexistent:/usr/sbin/nologin\n' "$1" "$2" "$2" >>"$T/etc/passwd"
+}
+
+@test "subid: a name that reads as another uid, or that NSS lists for two uids, gets no block the other could use" {
+	add_user ann 1050
+	add_user carl 1060
+	add_passwd 1060 1061 # newuidmap and podman read "1060:..." as carl's too
+	add_user dora 1070
+	add_passwd dora 1071 # a second dora: uid 1071 finds entries by that name
+	: >"$T/etc/subuid"
+	: >"$T/etc/subgid"
+	run --separate-stderr ns "$SUBID"
+	echo "$output"$'\n'"$stderr"
+	[ "$status" -eq 2 ]
+	[ "$(cat "$T/etc/subuid")" = $'ann:68812800:65536\ncarl:69468160:65536' ]
+	cmp "$T/etc/subuid" "$T/etc/subgid"
+	grep -Fx 'podman-hpc-subid: warning: user 1060 (uid 1061) gets no block: its name is a number, which newuidmap and podman read as uid 1060, so that uid would use the block too; add an entry by hand with the uid as the owner (1061:START:COUNT)' <<<"$stderr"
+	grep -F 'podman-hpc-subid: warning: user dora (uid 1070) gets no block: its name is also the name NSS lists for uid 1071' <<<"$stderr"
+	grep -F 'podman-hpc-subid: warning: user dora (uid 1071) gets no block: its name is also the name NSS lists for uid 1070' <<<"$stderr"
+	[ "$(grep -c . <<<"$stderr")" -eq 3 ]
+	# an entry "1060:..." made earlier serves carl and user 1060: reported,
+	# and counted for neither, so carl gets a block of its own
+	printf '1060:300000:65536\n' >"$T/etc/subuid"
+	run --separate-stderr ns "$SUBID" --dry-run
+	[ "$status" -eq 2 ]
+	grep -F 'podman-hpc-subid: warning: /etc/subuid: line 1 (1060: 300000-365535): its owner is uid 1060 and also the name of the user with uid 1061: newuidmap and podman let both use that block' <<<"$stderr"
+	grep -Fx '+carl:69468160:65536' <<<"$output"
+}
+
 @test "subid: the uid range: login.defs's UID_MIN and UID_MAX, or --uid-min and --uid-max" {
 	add_user low 1049
 	add_user first 1050

@@ -355,13 +355,87 @@ static void test_plan_present_by_name_or_number(void **state)
 static void test_plan_duplicate_name(void **state)
 {
 	(void)state;
-	/* files then LDAP with the same name: getpwnam gives the first */
-	const struct phpc_subid_user users[] = {{"alice", 1001, 1001}, {"alice", 1500, 1500}};
+	/* files then LDAP with the same name and the same uid: one user */
+	const struct phpc_subid_user same[] = {{"alice", 1001, 1001}, {"alice", 1001, 1001}};
 	struct world w;
-	plan(&w, "", "", users, ARRAY_SIZE(users), &defaults);
+	plan(&w, "", "", same, ARRAY_SIZE(same), &defaults);
 	assert_int_equal(w.plan.users, 1);
 	assert_int_equal(w.plan.n_uid_new, 1);
-	assert_int_equal(w.plan.uid_new[0].uid, 1001);
+	assert_int_equal(w.plan.left_out.n + w.plan.overlaps.n, 0);
+	world_clear(&w);
+
+	/* the same name with two uids: a job of uid 1500 (its uid from another
+	 * node) finds its entries by the name getpwuid gives, alice, and so
+	 * would use uid 1001's block; neither gets one under that name */
+	const struct phpc_subid_user two[] = {
+	    {"alice", 1001, 1001}, {"alice", 1500, 1500}, {"al", 1500, 1500}};
+	plan(&w, "", "", two, ARRAY_SIZE(two), &defaults);
+	assert_int_equal(w.plan.users, 2);
+	assert_int_equal(w.plan.n_uid_new, 1);
+	/* uid 1500 has a name of its own */
+	assert_string_equal(w.plan.uid_new[0].name, "al");
+	assert_int_equal(w.plan.uid_new[0].uid, 1500);
+	assert_int_equal(w.plan.left_out.n, 1);
+	assert_has_line(&w.plan.left_out, "user alice (uid 1001) gets no block",
+	                "its name is also the name NSS lists for uid 1500", "1001:START:COUNT");
+	world_clear(&w);
+
+	/* an existing entry of that name serves both: reported, and counted
+	 * for neither */
+	plan(&w, "alice:200000:65536\n", "alice:200000:65536\n", two, ARRAY_SIZE(two), &defaults);
+	assert_int_equal(w.plan.had_uid, 0);
+	assert_int_equal(w.plan.n_uid_new, 1);
+	assert_has_line(&w.plan.overlaps, "/etc/subuid: line 1 (alice: 200000-265535)",
+	                "NSS lists its owner for uid 1001 and for uid 1500",
+	                "newuidmap and podman let both use that block");
+	assert_int_equal(w.plan.overlaps.n, 2);
+	world_clear(&w);
+}
+
+/* newuidmap compares an owner with the caller's name and with its uid
+ * written as "%lu"; podman with the name and the uid in decimal. A name
+ * that reads as another uid would give one block to two users. */
+static void test_plan_numeric_names(void **state)
+{
+	(void)state;
+	const struct phpc_subid_user users[] = {{"3001", 5000, 5000},
+	                                        {"carl", 3001, 3001},
+	                                        {"1002", 1002, 1002},
+	                                        {"03003", 5001, 5001}};
+	struct phpc_subid_params p = defaults;
+	p.uid_max = 6000;
+	struct world w;
+	/* case A: "3001:..." for uid 5000 would be carl's too */
+	plan(&w, "", "", users, ARRAY_SIZE(users), &p);
+	assert_int_equal(w.plan.n_uid_new, 3);
+	assert_string_equal(w.plan.uid_new[0].name, "1002"); /* its own uid: fine */
+	assert_string_equal(w.plan.uid_new[1].name, "carl");
+	assert_string_equal(w.plan.uid_new[2].name, "03003"); /* not "%lu" of any uid */
+	assert_int_equal(w.plan.n_gid_new, 3);
+	assert_int_equal(w.plan.left_out.n, 1);
+	assert_has_line(&w.plan.left_out, "user 3001 (uid 5000) gets no block",
+	                "its name is a number, which newuidmap and podman read as uid 3001",
+	                "5000:START:COUNT");
+	world_clear(&w);
+
+	/* case B: an existing "3001:..." is carl's by number and user 3001's by
+	 * name: taken as neither's, and reported */
+	plan(&w, "3001:200000:65536\n", "3001:200000:65536\n", users, ARRAY_SIZE(users), &p);
+	assert_int_equal(w.plan.had_uid, 0);
+	assert_int_equal(w.plan.had_gid, 0);
+	assert_has_line(&w.plan.overlaps, "/etc/subuid: line 1 (3001: 200000-265535)",
+	                "its owner is uid 3001 and also the name of the user with uid 5000");
+	assert_has_line(&w.plan.overlaps, "/etc/subgid: line 1");
+	assert_has_line(&w.plan.left_out, "user 3001 (uid 5000)");
+	for (size_t i = 0; i < w.plan.n_uid_new; i++)
+		assert_string_not_equal(w.plan.uid_new[i].name, "3001");
+	world_clear(&w);
+
+	/* without a user named 3001, "3001:..." is carl's */
+	plan(&w, "3001:200000:65536\n", "3001:200000:65536\n", users + 1, 1, &p);
+	assert_int_equal(w.plan.had_uid, 1);
+	assert_int_equal(w.plan.n_uid_new + w.plan.n_gid_new, 0);
+	assert_int_equal(w.plan.left_out.n + w.plan.overlaps.n, 0);
 	world_clear(&w);
 }
 
@@ -650,6 +724,7 @@ int main(void)
 	    cmocka_unit_test(test_plan_fresh),
 	    cmocka_unit_test(test_plan_present_by_name_or_number),
 	    cmocka_unit_test(test_plan_duplicate_name),
+	    cmocka_unit_test(test_plan_numeric_names),
 	    cmocka_unit_test(test_plan_overlap_with_existing),
 	    cmocka_unit_test(test_plan_existing_overlaps),
 	    cmocka_unit_test(test_plan_own_id_inside_own_block),
