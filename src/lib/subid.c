@@ -480,14 +480,17 @@ struct users {
 	size_t *byname; /* indices of u, by name then enumeration order */
 	size_t *byuid;  /* the same indices, by uid then enumeration order */
 	size_t n;
-	struct idref *gids; /* distinct primary gids, sorted */
+	struct idref *gids; /* distinct gids, primary groups' and groups', sorted */
 	size_t n_gids;
 };
 
-/* An id and the first user (index) who has it. */
+/* A gid, with who has it for messages: the first user whose primary group
+ * it is, else the first group listed with it. */
 struct idref {
 	uint32_t id;
-	size_t user;
+	bool group;       /* a group's, not a user's primary one */
+	size_t order;     /* the user's or group's index, in NSS's order */
+	const char *name; /* the user's or group's */
 };
 
 static int cmp_byname(const void *a, const void *b, void *users)
@@ -512,10 +515,13 @@ static int cmp_idref(const void *a, const void *b)
 	const struct idref *x = a, *y = b;
 	if (x->id != y->id)
 		return x->id < y->id ? -1 : 1;
-	return x->user < y->user ? -1 : x->user > y->user;
+	if (x->group != y->group)
+		return x->group ? 1 : -1;
+	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static void users_index(const struct phpc_subid_user *u, size_t n, struct users *us)
+static void users_index(const struct phpc_subid_user *u, size_t n,
+                        const struct phpc_subid_group *groups, size_t n_groups, struct users *us)
 {
 	memset(us, 0, sizeof(*us));
 	us->u = u;
@@ -527,11 +533,14 @@ static void users_index(const struct phpc_subid_user *u, size_t n, struct users 
 	us->byuid = phpc_xcalloc(n, sizeof(*us->byuid));
 	memcpy(us->byuid, us->byname, n * sizeof(*us->byuid));
 	qsort_r(us->byuid, n, sizeof(*us->byuid), cmp_byuid, (void *)u);
-	us->gids = phpc_xcalloc(n, sizeof(*us->gids));
+	size_t n_ids = n + n_groups;
+	us->gids = phpc_xcalloc(n_ids, sizeof(*us->gids));
 	for (size_t i = 0; i < n; i++)
-		us->gids[i] = (struct idref){u[i].gid, i};
-	qsort(us->gids, n, sizeof(*us->gids), cmp_idref);
-	for (size_t i = 0; i < n; i++)
+		us->gids[i] = (struct idref){u[i].gid, false, i, u[i].name};
+	for (size_t i = 0; i < n_groups; i++)
+		us->gids[n + i] = (struct idref){groups[i].gid, true, i, groups[i].name};
+	qsort(us->gids, n_ids, sizeof(*us->gids), cmp_idref);
+	for (size_t i = 0; i < n_ids; i++)
 		if (i == 0 || us->gids[i].id != us->gids[us->n_gids - 1].id)
 			us->gids[us->n_gids++] = us->gids[i];
 }
@@ -582,7 +591,7 @@ static const struct phpc_subid_user *uid_within(const struct users *us, uint64_t
 	return i < us->n && us->u[us->byuid[i]].uid < end ? &us->u[us->byuid[i]] : NULL;
 }
 
-/* A distinct primary gid in [first, end), or NULL. */
+/* A distinct gid in [first, end), or NULL. */
 static const struct idref *gid_within(const struct users *us, uint64_t first, uint64_t end)
 {
 	struct user_key k = {us, NULL, first};
@@ -702,8 +711,16 @@ static void report_shared(const struct fileidx *x, const struct users *us, struc
 	}
 }
 
-/* Real ids inside someone else's existing block: uids for subuid, primary
- * gids for subgid. */
+/* Whose gid it is, for a message: "primary group of user NAME", "group
+ * NAME". */
+static char *gid_whose(const struct idref *g)
+{
+	_cleanup_free_ char *name = esc_str(g->name);
+	return phpc_xasprintf("%s %s", g->group ? "group" : "primary group of user", name);
+}
+
+/* Real ids inside someone else's existing block: every uid NSS lists for
+ * subuid, every gid (users' primary groups and the groups) for subgid. */
 static void report_ids_inside(const struct fileidx *ux, const struct fileidx *gx,
                               const struct users *us, struct phpc_strv *out)
 {
@@ -729,12 +746,12 @@ static void report_ids_inside(const struct fileidx *ux, const struct fileidx *gx
 		if (!e || owner_has_gid(us, e->owner, g->id))
 			continue;
 		_cleanup_free_ char *d = describe(e);
-		_cleanup_free_ char *name = esc_str(us->u[g->user].name);
+		_cleanup_free_ char *whose = gid_whose(g);
 		_cleanup_free_ char *owner = esc_str(e->owner);
 		phpc_strv_addf(out,
-		               "%s: gid %" PRIu32 " (primary group of user %s) lies inside %s: "
-		               "%s's containers can act as that group; change that entry by hand",
-		               gx->f->name, g->id, name, d, owner);
+		               "%s: gid %" PRIu32 " (%s) lies inside %s: %s's containers can act "
+		               "as that group; change that entry by hand",
+		               gx->f->name, g->id, whose, d, owner);
 	}
 }
 
@@ -767,9 +784,9 @@ static char *conflict(const struct fileidx *x, bool gids, const struct users *us
 	}
 	const struct idref *g = gid_within(us, first, end);
 	if (g) {
-		_cleanup_free_ char *name = esc_str(us->u[g->user].name);
-		return phpc_xasprintf("would hold gid %" PRIu32 " (primary group of user %s) in %s",
-		                      g->id, name, x->f->name);
+		_cleanup_free_ char *whose = gid_whose(g);
+		return phpc_xasprintf("would hold gid %" PRIu32 " (%s) in %s", g->id, whose,
+		                      x->f->name);
 	}
 	return NULL;
 }
@@ -878,6 +895,7 @@ static void plan_uid(const struct fileidx *ux, const struct fileidx *gx, const s
 
 void phpc_subid_plan(const struct phpc_subid_file *subuid, const struct phpc_subid_file *subgid,
                      const struct phpc_subid_user *users, size_t n,
+                     const struct phpc_subid_group *groups, size_t n_groups,
                      const struct phpc_subid_params *p, struct phpc_subid_plan *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -885,7 +903,7 @@ void phpc_subid_plan(const struct phpc_subid_file *subuid, const struct phpc_sub
 	struct users us;
 	index_file(subuid, &ux);
 	index_file(subgid, &gx);
-	users_index(users, n, &us);
+	users_index(users, n, groups, n_groups, &us);
 	out->uid_new = phpc_xcalloc(us.n, sizeof(*out->uid_new));
 	out->gid_new = phpc_xcalloc(us.n, sizeof(*out->gid_new));
 

@@ -86,6 +86,12 @@ struct phpc_subid_user {
 	uint32_t gid; /* the primary group's */
 };
 
+/* A group as NSS gives it. */
+struct phpc_subid_group {
+	const char *name;
+	uint32_t gid;
+};
+
 /* An entry to append. */
 struct phpc_subid_new {
 	const char *name; /* points into the users given to phpc_subid_plan */
@@ -102,14 +108,15 @@ struct phpc_subid_plan {
 	 * one: why, and what to do. */
 	struct phpc_strv left_out;
 	/* Existing entries that overlap each other, entries whose owner serves
-	 * two uids or more, and ids of real users (uids in subuid, primary
-	 * gids in subgid) inside someone's block. */
+	 * two uids or more, and real ids (uids in subuid; users' primary gids
+	 * and groups' gids in subgid) inside someone's block. */
 	struct phpc_strv overlaps;
 };
 
 /* Decides what to append to subuid and subgid for users[0..n), in the order
  * NSS enumerated them (which decides which name of a uid gets the block),
- * with p checked by phpc_subid_params_check.
+ * with p checked by phpc_subid_params_check. Every uid of users and every
+ * gid of users and groups[0..n_groups) is a real id that no block may hold.
  *
  * An owner serves the uids listed under that name and the uid it reads as
  * ("%lu", as newuidmap and podman compare it). A user is present in a file
@@ -118,13 +125,14 @@ struct phpc_subid_plan {
  * block there, under its first name that serves its uid alone, unless it
  * has none (a number that reads as another uid, a name listed for two
  * uids), or the block would end past 2^32, overlap an existing entry, or
- * hold the uid (subuid) or primary gid (subgid) of a user: then the user
- * gets nothing in either file it lacks (a user with subordinate uids and no
- * gids, or the reverse, cannot start a container) and is reported in
- * left_out. Blocks of distinct uids never overlap each other (both schemes
- * step by at least count). Never fails. */
+ * hold a real uid (subuid) or gid (subgid): then the user gets nothing in
+ * either file it lacks (a user with subordinate uids and no gids, or the
+ * reverse, cannot start a container) and is reported in left_out. Blocks of
+ * distinct uids never overlap each other (both schemes step by at least
+ * count). Never fails. */
 void phpc_subid_plan(const struct phpc_subid_file *subuid, const struct phpc_subid_file *subgid,
                      const struct phpc_subid_user *users, size_t n,
+                     const struct phpc_subid_group *groups, size_t n_groups,
                      const struct phpc_subid_params *p, struct phpc_subid_plan *out);
 void phpc_subid_plan_clear(struct phpc_subid_plan *plan);
 

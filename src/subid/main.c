@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -53,54 +54,94 @@
 
 #define PROG "podman-hpc-subid"
 
-/* Users as NSS lists them. */
-struct userlist {
-	struct phpc_subid_user *v;
-	size_t n, cap;
-	struct phpc_strv names; /* owns the names v points to */
+/* Users and groups as NSS lists them. */
+struct nsslist {
+	struct phpc_subid_user *users;
+	size_t n_users, cap_users;
+	struct phpc_subid_group *groups;
+	size_t n_groups, cap_groups;
+	struct phpc_strv names; /* owns the names users and groups point to */
 };
 
-static void userlist_clear(struct userlist *ul)
+static void nsslist_clear(struct nsslist *l)
 {
-	free(ul->v);
-	phpc_strv_clear(&ul->names);
+	free(l->users);
+	free(l->groups);
+	phpc_strv_clear(&l->names);
 }
 
-/* Every user of every NSS source (setpwent/getpwent: files, LDAP, SSSD
- * with enumerate = true, extrausers). An error other than the end of the
- * list fails the run: better nothing written than a decision on part of
- * the users. */
-static int enumerate_users(struct userlist *ul, struct phpc_error **err)
+static const char *nsslist_name(struct nsslist *l, const char *name)
+{
+	phpc_strv_add(&l->names, name);
+	return l->names.v[l->names.n - 1];
+}
+
+/* Room for one more element of *v (n used of *cap). */
+static void *grow(void *v, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return v;
+	*cap = *cap ? *cap * 2 : 1024;
+	return phpc_xrealloc(v, *cap * size);
+}
+
+/* What getpwent_r's or getgrent_r's result e (with an entry or not: got)
+ * means: 1 take the entry, 2 call again (ERANGE: *buf is now twice the
+ * size, up to max), 0 the end of the list, < 0 an error. */
+static int nss_step(int e, bool got, char **buf, size_t *size, size_t max, const char *what,
+                    struct phpc_error **err)
+{
+	if (e == ERANGE && *size < max) {
+		*size *= 2;
+		free(*buf);
+		*buf = phpc_xmalloc(*size);
+		return 2;
+	}
+	if (e == ENOENT || (e == 0 && !got))
+		return 0;
+	if (e != 0)
+		return phpc_error_errno(err, e, "cannot list the %s through NSS", what);
+	return 1;
+}
+
+/* Every user and group of every NSS source (setpwent/getpwent_r,
+ * setgrent/getgrent_r: files, LDAP, SSSD with enumerate = true,
+ * extrausers). An error that glibc reports fails the run; glibc reports a
+ * source that is unavailable (an LDAP server down) as the end of the list,
+ * so the list may be short without an error: --min-users is the guard. */
+static int enumerate(struct nsslist *l, struct phpc_error **err)
 {
 	size_t size = 4096;
 	_cleanup_free_ char *buf = phpc_xmalloc(size);
-	int r = 0;
+	int r = 1;
 	setpwent();
-	for (;;) {
+	while (r > 0) {
 		struct passwd pw, *res = NULL;
 		int e = getpwent_r(&pw, buf, size, &res);
-		if (e == ERANGE && size < (1 << 20)) {
-			size *= 2;
-			free(buf);
-			buf = phpc_xmalloc(size);
+		r = nss_step(e, res, &buf, &size, 1 << 20, "users", err);
+		if (r != 1)
 			continue;
-		}
-		if (e == ENOENT || (e == 0 && !res))
-			break;
-		if (e != 0) {
-			r = phpc_error_errno(err, e,
-			                     "cannot list the users through NSS (getpwent)");
-			break;
-		}
-		if (ul->n == ul->cap) {
-			ul->cap = ul->cap ? ul->cap * 2 : 1024;
-			ul->v = phpc_xrealloc(ul->v, ul->cap * sizeof(*ul->v));
-		}
-		phpc_strv_add(&ul->names, pw.pw_name);
-		ul->v[ul->n++] = (struct phpc_subid_user){
-		    .name = ul->names.v[ul->names.n - 1], .uid = pw.pw_uid, .gid = pw.pw_gid};
+		l->users = grow(l->users, l->n_users, &l->cap_users, sizeof(*l->users));
+		l->users[l->n_users++] = (struct phpc_subid_user){
+		    .name = nsslist_name(l, pw.pw_name), .uid = pw.pw_uid, .gid = pw.pw_gid};
 	}
 	endpwent();
+	if (r < 0)
+		return r;
+	/* (a group lists its members: a large one needs a large buffer) */
+	r = 1;
+	setgrent();
+	while (r > 0) {
+		struct group gr, *res = NULL;
+		int e = getgrent_r(&gr, buf, size, &res);
+		r = nss_step(e, res, &buf, &size, 1 << 26, "groups", err);
+		if (r != 1)
+			continue;
+		l->groups = grow(l->groups, l->n_groups, &l->cap_groups, sizeof(*l->groups));
+		l->groups[l->n_groups++] = (struct phpc_subid_group){
+		    .name = nsslist_name(l, gr.gr_name), .gid = gr.gr_gid};
+	}
+	endgrent();
 	return r;
 }
 
@@ -392,8 +433,8 @@ static int run(int argc, char **argv, struct phpc_error **err)
 
 	/* NSS first and outside the locks: LDAP can be slow, and useradd
 	 * must not wait for it */
-	_cleanup_(userlist_clear) struct userlist users = {0};
-	r = enumerate_users(&users, err);
+	_cleanup_(nsslist_clear) struct nsslist nss = {0};
+	r = enumerate(&nss, err);
 	if (r < 0)
 		return r;
 
@@ -432,7 +473,8 @@ static int run(int argc, char **argv, struct phpc_error **err)
 		return r;
 
 	_cleanup_(phpc_subid_plan_clear) struct phpc_subid_plan plan = {0};
-	phpc_subid_plan(&tu.file, &tg.file, users.v, users.n, &o.p, &plan);
+	phpc_subid_plan(&tu.file, &tg.file, nss.users, nss.n_users, nss.groups, nss.n_groups, &o.p,
+	                &plan);
 
 	print_all(stderr, PROG ": warning: ", &tu.file.warnings);
 	print_all(stderr, PROG ": warning: ", &tg.file.warnings);

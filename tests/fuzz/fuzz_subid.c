@@ -1,12 +1,13 @@
 /* The subordinate id file parser (src/lib/subid.c), and what the manager
  * does with what it parsed: the input is both /etc/subuid and /etc/subgid,
- * its entries' owners are users (with uids and gids drawn from their
- * numbers, so that blocks meet entries), and the plan's output is checked:
- * the rendered file starts with the input, byte for byte; new blocks end by
- * 2^32 and overlap neither each other nor an entry, and the only uid that
- * can use one (by its owner's name, or its owner read as a uid, as
- * newuidmap and podman match owners) is the uid it was made for. The input
- * is also read as login.defs. */
+ * its entries' owners are users and groups (with ids drawn from their
+ * numbers, so that blocks meet entries and ids), and the plan's output is
+ * checked: the rendered file starts with the input, byte for byte; new
+ * blocks end by 2^32, overlap neither each other nor an entry, hold no real
+ * uid (a user's) or gid (a user's or a group's), and the only uid that can
+ * use one (by its owner's name, or its owner read as a uid, as newuidmap
+ * and podman match owners) is the uid it was made for. The input is also
+ * read as login.defs. */
 #include "fuzz.h"
 #include "subid.h"
 
@@ -26,9 +27,29 @@ struct world {
 	const struct phpc_subid_file *f;
 	const struct phpc_subid_user *users;
 	size_t n;
+	const struct phpc_subid_group *groups;
+	size_t n_groups;
 };
 
-static void check_new(const struct world *w, const struct phpc_subid_new *v, size_t n)
+static bool within(uint64_t id, const struct phpc_subid_new *v)
+{
+	return id >= v->start && id < v->start + v->count;
+}
+
+/* Whether a block holds a real id: any user's uid (subuid), any user's or
+ * group's gid (subgid). */
+static bool holds_real_id(const struct world *w, const struct phpc_subid_new *v, bool gids)
+{
+	for (size_t j = 0; j < w->n; j++)
+		if (within(gids ? w->users[j].gid : w->users[j].uid, v))
+			return true;
+	for (size_t j = 0; gids && j < w->n_groups; j++)
+		if (within(w->groups[j].gid, v))
+			return true;
+	return false;
+}
+
+static void check_new(const struct world *w, const struct phpc_subid_new *v, size_t n, bool gids)
 {
 	const struct phpc_subid_file *f = w->f;
 	for (size_t i = 0; i < n; i++) {
@@ -48,6 +69,8 @@ static void check_new(const struct world *w, const struct phpc_subid_new *v, siz
 		for (size_t j = 0; j < w->n; j++)
 			if (streq(w->users[j].name, v[i].name) && w->users[j].uid != v[i].uid)
 				__builtin_trap();
+		if (holds_real_id(w, &v[i], gids))
+			__builtin_trap();
 	}
 	size_t len = 0;
 	char *text = phpc_subid_render(f, v, n, &len);
@@ -60,9 +83,9 @@ static void check_new(const struct world *w, const struct phpc_subid_new *v, siz
 static void plan(const struct world *w, const struct phpc_subid_params *p)
 {
 	struct phpc_subid_plan pl;
-	phpc_subid_plan(w->f, w->f, w->users, w->n, p, &pl);
-	check_new(w, pl.uid_new, pl.n_uid_new);
-	check_new(w, pl.gid_new, pl.n_gid_new);
+	phpc_subid_plan(w->f, w->f, w->users, w->n, w->groups, w->n_groups, p, &pl);
+	check_new(w, pl.uid_new, pl.n_uid_new, false);
+	check_new(w, pl.gid_new, pl.n_gid_new, true);
 	phpc_subid_plan_clear(&pl);
 }
 
@@ -82,7 +105,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < f.n && n < ARRAY_SIZE(users); i++)
 		users[n++] = (struct phpc_subid_user){
 		    f.v[i].owner, (uint32_t)(1000 + f.v[i].start % 2000), (uint32_t)f.v[i].count};
-	struct world w = {&f, users, n};
+	/* groups with gids anywhere, where blocks are */
+	struct phpc_subid_group groups[MAX_USERS];
+	size_t n_groups = 0;
+	for (size_t i = 0; i < f.n && n_groups < ARRAY_SIZE(groups); i++)
+		groups[n_groups++] = (struct phpc_subid_group){
+		    f.v[i].owner, (uint32_t)(f.v[i].start + f.v[i].count)};
+	struct world w = {&f, users, n, groups, n_groups};
 	struct phpc_subid_params p = {
 	    .scheme = PHPC_SUBID_MULTIPLY,
 	    .multiplier = PHPC_SUBID_DEFAULT_MULTIPLIER,

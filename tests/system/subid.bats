@@ -205,6 +205,24 @@ add_passwd() { # NAME UID
 	grep -Fx '+carl:69468160:65536' <<<"$output"
 }
 
+@test "subid: a group's gid inside a block keeps that block from being written" {
+	add_user ann 1050
+	add_user bea 1051
+	ns groupadd -g 68812900 staffx # inside ann's block, 68812800-68878335
+	: >"$T/etc/subuid"
+	: >"$T/etc/subgid"
+	run --separate-stderr ns "$SUBID"
+	[ "$status" -eq 2 ]
+	[ "$(cat "$T/etc/subuid")" = "bea:68878336:65536" ]
+	cmp "$T/etc/subuid" "$T/etc/subgid"
+	[ "$stderr" = "podman-hpc-subid: warning: user ann (uid 1050) gets no block: 68812800-68878335 would hold gid 68812900 (group staffx) in /etc/subgid; give ann a free range by hand (usermod --add-subuids and --add-subgids FIRST-LAST ann)" ]
+	# an entry made by hand that holds it: reported
+	printf 'ann:68812800:65536\n' >>"$T/etc/subgid"
+	run --separate-stderr ns "$SUBID" --dry-run
+	[ "$status" -eq 2 ]
+	grep -F 'podman-hpc-subid: warning: /etc/subgid: gid 68812900 (group staffx) lies inside line 2 (ann: 68812800-68878335)' <<<"$stderr"
+}
+
 @test "subid: the uid range: login.defs's UID_MIN and UID_MAX, or --uid-min and --uid-max" {
 	add_user low 1049
 	add_user first 1050

@@ -279,12 +279,20 @@ struct world {
 	struct phpc_subid_plan plan;
 };
 
-static void plan(struct world *w, const char *subuid, const char *subgid,
-                 const struct phpc_subid_user *users, size_t n, const struct phpc_subid_params *p)
+static void plan_groups(struct world *w, const char *subuid, const char *subgid,
+                        const struct phpc_subid_user *users, size_t n,
+                        const struct phpc_subid_group *groups, size_t n_groups,
+                        const struct phpc_subid_params *p)
 {
 	parse("/etc/subuid", subuid, &w->u);
 	parse("/etc/subgid", subgid, &w->g);
-	phpc_subid_plan(&w->u, &w->g, users, n, p, &w->plan);
+	phpc_subid_plan(&w->u, &w->g, users, n, groups, n_groups, p, &w->plan);
+}
+
+static void plan(struct world *w, const char *subuid, const char *subgid,
+                 const struct phpc_subid_user *users, size_t n, const struct phpc_subid_params *p)
+{
+	plan_groups(w, subuid, subgid, users, n, NULL, 0, p);
 }
 
 static void world_clear(struct world *w)
@@ -530,6 +538,51 @@ static void test_plan_new_block_holding_real_id(void **state)
 	world_clear(&w);
 }
 
+/* Every gid is a real id, not only users' primary ones: a group's gid
+ * inside a block lets its owner's containers act as that group. And every
+ * uid listed, a second one of a name too. */
+static void test_plan_groups_and_every_uid(void **state)
+{
+	(void)state;
+	const struct phpc_subid_user users[] = {
+	    {"alice", 1001, 1001}, {"bob", 1002, 1002}, {"carol", 1003, 1003}};
+	/* inside alice's computed block, 65601536-65667071, and bob's */
+	const struct phpc_subid_group groups[] = {
+	    {"alice", 1001}, {"staff", 65601700}, {"proj", 65667100}, {"again", 65667100}};
+	struct world w;
+	plan_groups(&w, "", "", users, ARRAY_SIZE(users), groups, ARRAY_SIZE(groups), &defaults);
+	assert_int_equal(w.plan.n_uid_new, 1);
+	assert_string_equal(w.plan.uid_new[0].name, "carol");
+	assert_int_equal(w.plan.n_gid_new, 1);
+	assert_has_line(&w.plan.left_out, "user alice (uid 1001) gets no block",
+	                "would hold gid 65601700 (group staff) in /etc/subgid");
+	assert_has_line(&w.plan.left_out, "user bob", "would hold gid 65667100 (group proj)");
+	world_clear(&w);
+
+	/* an existing entry holding a group's gid is reported; the owner's own
+	 * primary group (listed as a group too) is not */
+	plan_groups(&w, "", "alice:1001:1\nx:65601600:1000\n", users, ARRAY_SIZE(users), groups,
+	            ARRAY_SIZE(groups), &defaults);
+	assert_has_line(&w.plan.overlaps,
+	                "/etc/subgid: gid 65601700 (group staff) lies inside line 2",
+	                "x's containers can act as that group");
+	assert_int_equal(w.plan.overlaps.n, 1);
+	world_clear(&w);
+
+	/* a second bob (another uid, as a shadowed LDAP user would be) whose
+	 * uid lies in alice's block: alice is left out, and that uid is reported
+	 * inside an existing block */
+	const struct phpc_subid_user shadowed[] = {
+	    {"alice", 1001, 1001}, {"bob", 1002, 1002}, {"bob", 65601600, 1002}};
+	plan(&w, "", "", shadowed, ARRAY_SIZE(shadowed), &defaults);
+	assert_has_line(&w.plan.left_out, "user alice (uid 1001) gets no block",
+	                "would hold uid 65601600 of user bob");
+	world_clear(&w);
+	plan(&w, "x:65601536:65536\n", "", shadowed, ARRAY_SIZE(shadowed), &defaults);
+	assert_has_line(&w.plan.overlaps, "uid 65601600 of user bob lies inside line 1");
+	world_clear(&w);
+}
+
 static void test_plan_overflow_left_out(void **state)
 {
 	(void)state;
@@ -729,6 +782,7 @@ int main(void)
 	    cmocka_unit_test(test_plan_existing_overlaps),
 	    cmocka_unit_test(test_plan_own_id_inside_own_block),
 	    cmocka_unit_test(test_plan_new_block_holding_real_id),
+	    cmocka_unit_test(test_plan_groups_and_every_uid),
 	    cmocka_unit_test(test_plan_overflow_left_out),
 	    cmocka_unit_test(test_plan_unwritable_names),
 	    cmocka_unit_test(test_render_keeps_bytes),
