@@ -59,6 +59,51 @@ static char *esc_str(const char *s)
 	return esc(s, strlen(s));
 }
 
+/* The length of the white space character that s[0..n) starts with, as
+ * podman trims it from each line (Go's strings.TrimSpace, unicode.IsSpace):
+ * ASCII tab, newline, \v, \f, \r and space, and in UTF-8 U+0085, U+00A0,
+ * U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F and U+3000. 0 when
+ * it starts with none. */
+static size_t space_at(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	if (n >= 1 && (p[0] == ' ' || (p[0] >= '\t' && p[0] <= '\r')))
+		return 1;
+	if (n >= 2 && p[0] == 0xc2 && (p[1] == 0x85 || p[1] == 0xa0))
+		return 2;
+	if (n < 3)
+		return 0;
+	if ((p[0] == 0xe1 && p[1] == 0x9a && p[2] == 0x80) ||
+	    (p[0] == 0xe2 && p[1] == 0x80 &&
+	     ((p[2] >= 0x80 && p[2] <= 0x8a) || p[2] == 0xa8 || p[2] == 0xa9 || p[2] == 0xaf)) ||
+	    (p[0] == 0xe2 && p[1] == 0x81 && p[2] == 0x9f) ||
+	    (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80))
+		return 3;
+	return 0;
+}
+
+/* The same for the white space character s[0..n) ends with. */
+static size_t space_before(const char *s, size_t n)
+{
+	for (size_t k = 1; k <= 3 && k <= n; k++)
+		if (space_at(s + n - k, k) == k)
+			return k;
+	return 0;
+}
+
+/* Whether s[0..n) holds a control character: C0, DEL, or C1 in UTF-8. */
+static bool has_control(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f ||
+		    (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+		     (unsigned char)s[i + 1] <= 0x9f))
+			return true;
+	}
+	return false;
+}
+
 /* A number as shadow-utils' getulong reads one (strtoul with base 0):
  * leading white space, an optional '+', then 0x hexadecimal, 0 octal or
  * decimal digits up to the end. *octal tells the second form, which a
@@ -755,13 +800,27 @@ static void report_ids_inside(const struct fileidx *ux, const struct fileidx *gx
 	}
 }
 
-/* Whether a name can be written as an owner: no ':' or newline, not read
- * as a comment or a NIS line, not too long for the line. */
-static bool name_writable(const char *name)
+/* Why a name cannot be written as the owner of an entry, or NULL. */
+static const char *name_problem(const char *name)
 {
 	size_t n = strlen(name);
-	return n && n <= NAME_MAX_LEN && !strpbrk(name, ":\n\r") && name[0] != '#' &&
-	       name[0] != '+' && name[0] != '-';
+	if (n == 0)
+		return "is empty";
+	if (n > NAME_MAX_LEN)
+		return "is longer than 256 bytes";
+	if (strchr(name, ':'))
+		return "holds a ':', which separates the fields";
+	if (has_control(name, n))
+		return "holds a control character";
+	/* " ann:B:C" is ann's range to podman, which trims each line, and
+	 * " ann"'s to newuidmap */
+	if (space_at(name, n) || space_before(name, n))
+		return "starts or ends with white space, which podman trims from a line and "
+		       "newuidmap does not: the two would read the entry as different users'";
+	if (name[0] == '#' || name[0] == '+' || name[0] == '-')
+		return "starts with '#', '+' or '-', which shadow-utils reads as a comment or a "
+		       "NIS line";
+	return NULL;
 }
 
 /* Why a block cannot go into file x, or NULL. */
@@ -837,7 +896,7 @@ static void plan_uid(const struct fileidx *ux, const struct fileidx *gx, const s
 			continue;
 		in_u = in_u || has_owner(ux, c->name);
 		in_g = in_g || has_owner(gx, c->name);
-		if (!u && name_writable(c->name))
+		if (!u && !name_problem(c->name))
 			u = c;
 	}
 	out->users++;
@@ -847,13 +906,9 @@ static void plan_uid(const struct fileidx *ux, const struct fileidx *gx, const s
 		return;
 	_cleanup_free_ char *name = esc_str((u ? u : first)->name);
 	if (!u) {
-		_cleanup_free_ char *shared =
-		    name_writable(first->name) ? name_shared(us, first->name, uid) : NULL;
+		const char *problem = name_problem(first->name);
 		_cleanup_free_ char *why =
-		    shared ? steal_pointer(&shared)
-		           : phpc_xasprintf("cannot be written in %s (a ':' or a newline, a "
-		                            "leading '#', '+' or '-', or longer than %d bytes)",
-		                            in_u ? gx->f->name : ux->f->name, NAME_MAX_LEN);
+		    problem ? phpc_xstrdup(problem) : name_shared(us, first->name, uid);
 		phpc_strv_addf(&out->left_out,
 		               "user %s (uid %" PRIu32 ") gets no block: its name %s; add an entry "
 		               "by hand with the uid as the owner (%" PRIu32 ":START:COUNT)",

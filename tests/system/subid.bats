@@ -205,6 +205,19 @@ add_passwd() { # NAME UID
 	grep -Fx '+carl:69468160:65536' <<<"$output"
 }
 
+@test "subid: a name with white space at an end or a control character gets no block" {
+	add_user ann 1050
+	add_passwd 'ann ' 1051 # podman would read "ann :..." as ann's
+	add_passwd $'bel\a' 1052
+	: >"$T/etc/subuid"
+	: >"$T/etc/subgid"
+	run --separate-stderr ns "$SUBID"
+	[ "$status" -eq 2 ]
+	[ "$(cat "$T/etc/subuid")" = "ann:68812800:65536" ]
+	grep -Fx 'podman-hpc-subid: warning: user ann  (uid 1051) gets no block: its name starts or ends with white space, which podman trims from a line and newuidmap does not: the two would read the entry as different users'"'"'; add an entry by hand with the uid as the owner (1051:START:COUNT)' <<<"$stderr"
+	grep -F 'podman-hpc-subid: warning: user bel\x07 (uid 1052) gets no block: its name holds a control character' <<<"$stderr"
+}
+
 @test "subid: a group's gid inside a block keeps that block from being written" {
 	add_user ann 1050
 	add_user bea 1051

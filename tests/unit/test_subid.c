@@ -616,12 +616,46 @@ static void test_plan_unwritable_names(void **state)
 {
 	(void)state;
 	const struct phpc_subid_user users[] = {
-	    {"a:b", 1001, 1}, {"#c", 1002, 1}, {"+d", 1003, 1}, {"e\nf", 1004, 1}, {"", 1005, 1}};
+	    {"a:b", 1001, 1},
+	    {"#c", 1002, 1},
+	    {"+d", 1003, 1},
+	    {"e\nf", 1004, 1},
+	    {"", 1005, 1},
+	    /* podman trims white space from a line, newuidmap does not: " ann"
+	     * would be ann's range to one and " ann"'s to the other */
+	    {" ann", 1006, 1},
+	    {"ann\t", 1007, 1},
+	    {"ann\xc2\xa0", 1008, 1}, /* U+00A0, which Go's TrimSpace trims */
+	    {"\xe3\x80\x80"
+	     "ann",
+	     1009, 1}, /* U+3000 */
+	    {"a\x7f"
+	     "b",
+	     1010, 1}, /* DEL */
+	    {"a\xc2\x85"
+	     "b",
+	     1011, 1}, /* U+0085, a C1 control */
+	    {"a\rb", 1012, 1},
+	    /* fine: white space inside, other UTF-8 */
+	    {"an n", 1013, 1},
+	    {"\xc3\xa9mile", 1014, 1},
+	};
 	struct world w;
 	plan(&w, "", "", users, ARRAY_SIZE(users), &defaults);
-	assert_int_equal(w.plan.n_uid_new, 0);
-	assert_int_equal(w.plan.left_out.n, 5);
-	assert_has_line(&w.plan.left_out, "user e\\x0af (uid 1004)", "1004:START:COUNT");
+	assert_int_equal(w.plan.n_uid_new, 2);
+	assert_string_equal(w.plan.uid_new[0].name, "an n");
+	assert_string_equal(w.plan.uid_new[1].name, "\xc3\xa9mile");
+	assert_int_equal(w.plan.left_out.n, 12);
+	assert_has_line(&w.plan.left_out, "user e\\x0af (uid 1004)", "holds a control character",
+	                "1004:START:COUNT");
+	assert_has_line(&w.plan.left_out, "user a:b (uid 1001)", "holds a ':'");
+	assert_has_line(&w.plan.left_out, "user #c (uid 1002)", "starts with '#', '+' or '-'");
+	assert_has_line(&w.plan.left_out, "user  ann (uid 1006)",
+	                "starts or ends with white space, which podman trims");
+	assert_has_line(&w.plan.left_out, "(uid 1008)", "starts or ends with white space");
+	assert_has_line(&w.plan.left_out, "(uid 1009)", "starts or ends with white space");
+	assert_has_line(&w.plan.left_out, "(uid 1010)", "control character");
+	assert_has_line(&w.plan.left_out, "(uid 1011)", "control character");
 	world_clear(&w);
 }
 
