@@ -168,16 +168,17 @@ static bool canonical_uid(const char *s, uint32_t *uid)
 
 /* ---- parsing ------------------------------------------------------------------------------ */
 
-static void warn(struct phpc_subid_file *f, size_t line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* "NAME line N: message" into f->warnings, or f->broken when breaks. */
+static void warn(struct phpc_subid_file *f, bool breaks, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static void warn(struct phpc_subid_file *f, size_t line, const char *fmt, ...)
+static void warn(struct phpc_subid_file *f, bool breaks, size_t line, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	_cleanup_free_ char *msg = phpc_xvasprintf(fmt, ap);
 	va_end(ap);
-	phpc_strv_addf(&f->warnings, "%s line %zu: %s", f->name, line, msg);
+	phpc_strv_addf(breaks ? &f->broken : &f->warnings, "%s line %zu: %s", f->name, line, msg);
 }
 
 static bool is_blank(const char *s, size_t n)
@@ -189,15 +190,54 @@ static bool is_blank(const char *s, size_t n)
 }
 
 /* A line that is not an entry, or not wholly one: shown (escaped) with why. */
-static void warn_line(struct phpc_subid_file *f, size_t line, const char *s, size_t n,
+static void warn_line(struct phpc_subid_file *f, bool breaks, size_t line, const char *s, size_t n,
                       const char *why)
 {
 	_cleanup_free_ char *shown = esc(s, n);
-	warn(f, line, "\"%s\" %s", shown, why);
+	warn(f, breaks, line, "\"%s\" %s", shown, why);
+}
+
+/* What users of the node lose to a line that breaks a file, and the way out. */
+#define ALL_USERS_FAIL                                                                      \
+	"so no user of this node can start a rootless container (podman-hpc, podman); fix " \
+	"the line by hand"
+
+/* Why podman cannot read a file because of this line, or NULL. podman
+ * (containers/storage's parseSubidFile) reads every line before it looks
+ * for the user's: with a bufio.Scanner (lines up to 64 KiB), each trimmed
+ * of white space (strings.TrimSpace); it skips blank lines and those that
+ * start with '#', and fails on the first other line that is not three
+ * ':'-separated fields, whoever's it is. */
+static const char *podman_refuses(const char *s, size_t n)
+{
+	if (n >= 65536)
+		return "is longer than the 64 KiB podman reads as a line: podman refuses the file, "
+		       "or ignores the rest of it; fix the line by hand";
+	size_t k;
+	while (n && (k = space_at(s, n))) {
+		s += k;
+		n -= k;
+	}
+	while (n && (k = space_before(s, n)))
+		n -= k;
+	if (n == 0 || s[0] == '#')
+		return NULL;
+	size_t colons = 0;
+	for (size_t i = 0; i < n; i++)
+		colons += s[i] == ':';
+	return colons == 2 ? NULL
+	                   : "is not three fields, owner:start:count: podman (containers/storage) "
+	                     "refuses the whole file over such a line, " ALL_USERS_FAIL;
 }
 
 static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_t line, size_t *cap)
 {
+	const char *podman = podman_refuses(s, n);
+	if (podman)
+		warn_line(f, true, line, s, n, podman);
+	/* once podman's reason is given, the line is not warned about again for
+	 * what newuidmap makes of it */
+	bool told = podman != NULL;
 	if (is_blank(s, n) || s[0] == '#')
 		return;
 	/* NIS compat lines: shadow-utils keeps them without reading them */
@@ -205,17 +245,22 @@ static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_
 		return;
 	const char *nul = memchr(s, '\0', n);
 	if (nul) {
-		/* shadow-utils copies the line as a C string: it reads up to the NUL */
-		warn(f, line, "holds a NUL byte; read up to it, as newuidmap reads it");
+		/* shadow-utils reads lines with getline and wants the '\n' in what
+		 * strchr sees: a NUL before it is "Non-text file", and the whole
+		 * file is refused (older versions read up to the NUL, as this does) */
+		warn(f, true, line,
+		     "holds a NUL byte: newer shadow-utils (newuidmap, useradd) refuse the whole "
+		     "file as \"Non-text file\", " ALL_USERS_FAIL);
 		n = (size_t)(nul - s);
 		if (is_blank(s, n))
 			return;
 	}
 	if (n > SHADOW_LINE_MAX) {
-		warn(f, line,
-		     "longer than the %d bytes newuidmap reads, so no entry for it either; kept "
-		     "as it is",
-		     SHADOW_LINE_MAX);
+		if (!told)
+			warn(f, false, line,
+			     "longer than the %d bytes newuidmap reads: it ignores the line, and "
+			     "podman fails for the user it names; kept as it is",
+			     SHADOW_LINE_MAX);
 		return;
 	}
 	const char *c1 = memchr(s, ':', n);
@@ -223,23 +268,27 @@ static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_
 	const char *c3 = c2 ? memchr(c2 + 1, ':', n - (size_t)(c2 + 1 - s)) : NULL;
 	const char *end = c3 ? c3 : s + n;
 	if (!c2 || c1 == s || c2 == c1 + 1 || c2 + 1 == end) {
-		warn_line(f, line, s, n,
-		          "is not owner:start:count; kept as it is (newuidmap ignores it too)");
+		if (!told)
+			warn_line(
+			    f, false, line, s, n,
+			    "is not owner:start:count: newuidmap ignores it, and podman fails "
+			    "for the user it names; kept as it is");
 		return;
 	}
 	uint64_t start, count;
 	bool oct_start, oct_count;
 	if (!parse_num(c1 + 1, (size_t)(c2 - c1 - 1), &start, &oct_start) ||
 	    !parse_num(c2 + 1, (size_t)(end - c2 - 1), &count, &oct_count)) {
-		warn_line(f, line, s, n,
-		          "has a start or count that is not a number; kept as it is (newuidmap "
-		          "ignores it too)");
+		if (!told)
+			warn_line(
+			    f, false, line, s, n,
+			    "has a start or count that is not a number: newuidmap ignores the "
+			    "line, and podman fails for the user it names; kept as it is");
 		return;
 	}
-	if (c3)
-		warn_line(f, line, s, n,
-		          "has more than three fields: the others are ignored, as newuidmap "
-		          "ignores them");
+	if (c3 && !told)
+		warn_line(f, false, line, s, n,
+		          "has more than three fields: newuidmap ignores the others");
 	struct phpc_subid_entry e = {
 	    .owner = phpc_xstrndup(s, (size_t)(c1 - s)),
 	    .start = start,
@@ -250,14 +299,14 @@ static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_
 	    count > PHPC_SUBID_LIMIT - start) {
 		_cleanup_free_ char *owner = esc_str(e.owner);
 		if (oct_start || oct_count)
-			warn(f, line,
+			warn(f, false, line,
 			     "%s's %s has a leading 0, so newuidmap reads it as octal: %" PRIu64
 			     "; write it in decimal",
 			     owner, oct_start ? "start" : "count", oct_start ? start : count);
 		if (count == 0)
-			warn(f, line, "%s has a count of 0, which gives no ids", owner);
+			warn(f, false, line, "%s has a count of 0, which gives no ids", owner);
 		else if (start > PHPC_SUBID_LIMIT - 1 || count > PHPC_SUBID_LIMIT - start)
-			warn(f, line,
+			warn(f, false, line,
 			     "%s's block %" PRIu64 "-%" PRIu64 " ends past 4294967295, the last "
 			     "id: newuidmap cannot map what lies beyond",
 			     owner, start, last_id(start, count));
@@ -267,6 +316,16 @@ static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_
 		f->v = phpc_xrealloc(f->v, *cap * sizeof(*f->v));
 	}
 	f->v[f->n++] = e;
+}
+
+static bool lacks_final_newline(const struct phpc_subid_file *f)
+{
+	return f->len && f->text[f->len - 1] != '\n';
+}
+
+bool phpc_subid_changes(const struct phpc_subid_file *f, size_t n)
+{
+	return n || lacks_final_newline(f);
 }
 
 void phpc_subid_parse(const char *name, const char *text, size_t len, struct phpc_subid_file *f)
@@ -286,6 +345,10 @@ void phpc_subid_parse(const char *name, const char *text, size_t len, struct php
 		parse_line(f, p, (size_t)(le - p), ++f->lines, &cap);
 		p = le + (nl ? 1 : 0);
 	}
+	if (lacks_final_newline(f))
+		warn(f, false, f->lines,
+		     "the last, has no newline at its end: newer shadow-utils (newuidmap, useradd) "
+		     "refuse such a file as \"Non-text file\"; the newline is added");
 }
 
 void phpc_subid_file_clear(struct phpc_subid_file *f)
@@ -296,6 +359,7 @@ void phpc_subid_file_clear(struct phpc_subid_file *f)
 	free(f->text);
 	free(f->name);
 	phpc_strv_clear(&f->warnings);
+	phpc_strv_clear(&f->broken);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -1028,17 +1092,12 @@ static void add_lines(struct buf *b, const char *prefix, const struct phpc_subid
 		         v[i].count);
 }
 
-static bool lacks_final_newline(const struct phpc_subid_file *f)
-{
-	return f->len && f->text[f->len - 1] != '\n';
-}
-
 char *phpc_subid_render(const struct phpc_subid_file *f, const struct phpc_subid_new *v, size_t n,
                         size_t *len)
 {
 	struct buf b = {0};
 	buf_add(&b, f->text, f->len);
-	if (n && lacks_final_newline(f))
+	if (lacks_final_newline(f))
 		buf_add(&b, "\n", 1);
 	add_lines(&b, "", v, n);
 	*len = b.n;
@@ -1056,7 +1115,7 @@ char *phpc_subid_diff(const struct phpc_subid_file *f, const struct phpc_subid_n
 {
 	struct buf b = {0};
 	buf_add(&b, "", 0);
-	if (!n)
+	if (!phpc_subid_changes(f, n))
 		return b.p;
 	buf_addf(&b, "--- %s\n+++ %s\n", f->name, f->name);
 	if (lacks_final_newline(f)) {

@@ -35,13 +35,21 @@ struct phpc_subid_file {
 	/* Lines kept as they are but not read as entries, and entries that
 	 * newuidmap cannot use in full: "NAME line N: why, what to do". */
 	struct phpc_strv warnings;
+	/* Lines over which podman or newuidmap refuses the whole file, so that
+	 * no user of the node can start a container: not three fields (podman),
+	 * a NUL byte (newer shadow-utils), longer than 64 KiB (podman). The
+	 * same form; an administrator must fix them. */
+	struct phpc_strv broken;
 };
 
 /* Parses text (len bytes, NULs allowed) as shadow-utils reads a subid file:
  * three fields split on ':', the numbers decimal, 0x hexadecimal or
  * 0-prefixed octal (strtoul's base 0). Blank lines, "#" comments and NIS
  * "+"/"-" lines are not entries; any other line that is not an entry is a
- * warning. Never fails; clear f with phpc_subid_file_clear. */
+ * warning, or in broken when podman or newuidmap refuses the whole file
+ * over it (as podman reads the file: every line). A last line without a
+ * newline is a warning: phpc_subid_render adds it. Never fails; clear f
+ * with phpc_subid_file_clear. */
 void phpc_subid_parse(const char *name, const char *text, size_t len, struct phpc_subid_file *f);
 void phpc_subid_file_clear(struct phpc_subid_file *f);
 
@@ -136,14 +144,19 @@ void phpc_subid_plan(const struct phpc_subid_file *subuid, const struct phpc_sub
                      const struct phpc_subid_params *p, struct phpc_subid_plan *out);
 void phpc_subid_plan_clear(struct phpc_subid_plan *plan);
 
-/* f's text with "name:start:count\n" appended for each of v[0..n) (after a
- * '\n' when the last line lacked one). Newly allocated, *len bytes. */
+/* Whether phpc_subid_render changes f: n > 0, or a last line without a
+ * newline (newer shadow-utils refuse such a file), which it always ends. */
+bool phpc_subid_changes(const struct phpc_subid_file *f, size_t n);
+
+/* f's text with "name:start:count\n" appended for each of v[0..n), after a
+ * '\n' when the last line lacked one (even when n is 0). Newly allocated,
+ * *len bytes. */
 char *phpc_subid_render(const struct phpc_subid_file *f, const struct phpc_subid_new *v, size_t n,
                         size_t *len);
 
 /* The same change as a unified diff of f->name ("--- NAME", "+++ NAME", one
- * hunk, no context lines) that patch(1) applies; "" when n is 0. Newly
- * allocated. */
+ * hunk, no context lines) that patch(1) applies; "" when there is none
+ * (phpc_subid_changes). Newly allocated. */
 char *phpc_subid_diff(const struct phpc_subid_file *f, const struct phpc_subid_new *v, size_t n);
 
 /* UID_MIN and UID_MAX of a login.defs text (shadow-utils' settings file):

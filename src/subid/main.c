@@ -48,9 +48,10 @@
 	"offset. A block that would end past 4294967295 is not written.\n\n"                  \
 	"Writes under the locks useradd takes (lckpwdf, FILE.lock), each file replaced\n"     \
 	"atomically with its mode and owner kept, and only when something is added.\n\n"      \
-	"Exit status: 0 every user in range has a block in both files; 1 an error,\n"         \
-	"nothing written; 2 written, but users were left out or overlaps were found\n"        \
-	"(the warnings say which and what to do). See docs/subid.md.\n"
+	"Exit status: 0 every user in range has an entry in both files; 1 an error,\n"        \
+	"nothing written; 2 written, but users were left out, overlaps were found, or\n"      \
+	"lines make podman or newuidmap refuse a file (the warnings say which and what\n"     \
+	"to do). See docs/subid.md.\n"
 
 #define PROG "podman-hpc-subid"
 
@@ -220,7 +221,7 @@ static bool in_etc(const struct target *t)
 static int target_write(struct target *t, const struct phpc_subid_new *v, size_t n,
                         struct phpc_error **err)
 {
-	if (!n)
+	if (!phpc_subid_changes(&t->file, n))
 		return 0;
 	size_t len = 0;
 	_cleanup_free_ char *data = phpc_subid_render(&t->file, v, n, &len);
@@ -403,7 +404,8 @@ static int login_defs_range(struct options *o, struct phpc_error **err)
 	return 0;
 }
 
-/* 0: all is well; 2: done, with users left out or overlaps; < 0: error. */
+/* 0: all is well; 2: done, with users left out, overlaps or lines that
+ * break a file; < 0: error. */
 static int run(int argc, char **argv, struct phpc_error **err)
 {
 	struct options o = {
@@ -476,6 +478,8 @@ static int run(int argc, char **argv, struct phpc_error **err)
 	phpc_subid_plan(&tu.file, &tg.file, nss.users, nss.n_users, nss.groups, nss.n_groups, &o.p,
 	                &plan);
 
+	print_all(stderr, PROG ": warning: ", &tu.file.broken);
+	print_all(stderr, PROG ": warning: ", &tg.file.broken);
 	print_all(stderr, PROG ": warning: ", &tu.file.warnings);
 	print_all(stderr, PROG ": warning: ", &tg.file.warnings);
 	print_all(stderr, PROG ": warning: ", &plan.overlaps);
@@ -499,14 +503,15 @@ static int run(int argc, char **argv, struct phpc_error **err)
 			return r;
 	}
 	/* with --dry-run, stdout is the diff alone */
+	size_t bad = tu.file.broken.n + tg.file.broken.n;
 	fprintf(o.dry_run ? stderr : stdout,
 	        PROG ": %zu users with uids %" PRIu32 "-%" PRIu32 ": %s %s %zu, %zu had one; "
-	             "%s %s %zu, %zu had one; %zu left out, %zu overlaps%s\n",
+	             "%s %s %zu, %zu had one; %zu left out, %zu overlaps, %zu bad lines%s\n",
 	        plan.users, o.p.uid_min, o.p.uid_max, tu.path, o.dry_run ? "would add" : "added",
 	        plan.n_uid_new, plan.had_uid, tg.path, o.dry_run ? "would add" : "added",
-	        plan.n_gid_new, plan.had_gid, plan.left_out.n, plan.overlaps.n,
+	        plan.n_gid_new, plan.had_gid, plan.left_out.n, plan.overlaps.n, bad,
 	        o.dry_run ? " (dry run: nothing written)" : "");
-	return plan.left_out.n || plan.overlaps.n ? 2 : 0;
+	return plan.left_out.n || plan.overlaps.n || bad ? 2 : 0;
 }
 
 int main(int argc, char **argv)

@@ -118,12 +118,12 @@ site() {
 	site
 	run --separate-stderr ns "$SUBID"
 	echo "$output"$'\n'"$stderr"
-	[ "$status" -eq 2 ] # written, with a user left out and an overlap
+	[ "$status" -eq 2 ] # written, with a user left out, an overlap and a bad line
 	assert_appended "$T/etc/subuid" "$T/subuid.before" ann:68812800:65536 bea:68878336:65536
 	assert_appended "$T/etc/subgid" "$T/subgid.before" ann:68812800:65536 bea:68878336:65536 \
 		num:70189056:65536
-	[ "$output" = "podman-hpc-subid: 6 users with uids 1050-1100: /etc/subuid added 2, 3 had one; /etc/subgid added 3, 2 had one; 1 left out, 1 overlaps" ]
-	grep -Fx 'podman-hpc-subid: warning: /etc/subuid line '"$l_junk"': "this line is not an entry" is not owner:start:count; kept as it is (newuidmap ignores it too)' <<<"$stderr"
+	[ "$output" = "podman-hpc-subid: 6 users with uids 1050-1100: /etc/subuid added 2, 3 had one; /etc/subgid added 3, 2 had one; 1 left out, 1 overlaps, 1 bad lines" ]
+	grep -Fx 'podman-hpc-subid: warning: /etc/subuid line '"$l_junk"': "this line is not an entry" is not three fields, owner:start:count: podman (containers/storage) refuses the whole file over such a line, so no user of this node can start a rootless container (podman-hpc, podman); fix the line by hand' <<<"$stderr"
 	grep -F 'podman-hpc-subid: warning: user cid (uid 1069) gets no block: 70057984-70123519 would overlap /etc/subuid line '"$l_manual"' (manual: 70000000-70065535); give cid a free range by hand' <<<"$stderr"
 	grep -F 'podman-hpc-subid: warning: /etc/subuid: uid 70000100 of user inside lies inside line '"$l_manual"' (manual: 70000000-70065535): manual'"'"'s containers can act as inside' <<<"$stderr"
 	[ "$(grep -c . <<<"$stderr")" -eq 3 ]
@@ -161,13 +161,13 @@ site() {
 	add_user bea 1051
 	run ns "$SUBID"
 	[ "$status" -eq 0 ]
-	[ "$output" = "podman-hpc-subid: 2 users with uids 1050-1100: /etc/subuid added 2, 0 had one; /etc/subgid added 2, 0 had one; 0 left out, 0 overlaps" ]
+	[ "$output" = "podman-hpc-subid: 2 users with uids 1050-1100: /etc/subuid added 2, 0 had one; /etc/subgid added 2, 0 had one; 0 left out, 0 overlaps, 0 bad lines" ]
 	local before
 	before=$(stamp "$T/etc/subuid" "$T/etc/subgid")
 	sleep 1.1 # (a rewrite would change the mtime)
 	run ns "$SUBID"
 	[ "$status" -eq 0 ]
-	[ "$output" = "podman-hpc-subid: 2 users with uids 1050-1100: /etc/subuid added 0, 2 had one; /etc/subgid added 0, 2 had one; 0 left out, 0 overlaps" ]
+	[ "$output" = "podman-hpc-subid: 2 users with uids 1050-1100: /etc/subuid added 0, 2 had one; /etc/subgid added 0, 2 had one; 0 left out, 0 overlaps, 0 bad lines" ]
 	[ "$(stamp "$T/etc/subuid" "$T/etc/subgid")" = "$before" ]
 	run --separate-stderr ns "$SUBID" --dry-run
 	[ "$status" -eq 0 ]
@@ -415,6 +415,27 @@ time.sleep(120)' "$T/etc/.pwd.lock" "$T/locked" >/dev/null 2>&1 3>&- &
 	[ "$(tail -c1 "$T/etc/subuid" | od -An -c | tr -d ' ')" = '\n' ]
 }
 
+@test "subid: lines over which podman or newuidmap refuses the whole file: exit 2, kept as they are; a missing last newline is added" {
+	add_user ann 1050
+	printf 'keep:300000:65536\nlast:400000:65536' >"$T/etc/subuid"
+	printf 'keep:300000:65536\nann:68812800:65536\n' >"$T/etc/subgid"
+	run --separate-stderr ns "$SUBID" --uid-min 1051 # nobody to add
+	[ "$status" -eq 0 ]
+	[ "$stderr" = 'podman-hpc-subid: warning: /etc/subuid line 2: the last, has no newline at its end: newer shadow-utils (newuidmap, useradd) refuse such a file as "Non-text file"; the newline is added' ]
+	[ "$(cat "$T/etc/subuid")" = $'keep:300000:65536\nlast:400000:65536' ]
+	[ "$(tail -c1 "$T/etc/subuid" | od -An -c | tr -d ' ')" = '\n' ]
+	# a NUL byte (newuidmap) and a line of four fields (podman): reported,
+	# kept, and what can be added is added
+	printf 'a:300000:2\0junk\nb:400000:4:5\n' >"$T/etc/subuid"
+	cp "$T/etc/subuid" "$T/subuid.before"
+	run --separate-stderr ns "$SUBID"
+	[ "$status" -eq 2 ]
+	assert_appended "$T/etc/subuid" "$T/subuid.before" ann:68812800:65536
+	grep -F 'podman-hpc-subid: warning: /etc/subuid line 1: holds a NUL byte: newer shadow-utils (newuidmap, useradd) refuse the whole file as "Non-text file", so no user of this node can start a rootless container' <<<"$stderr"
+	grep -F 'podman-hpc-subid: warning: /etc/subuid line 2: "b:400000:4:5" is not three fields, owner:start:count: podman (containers/storage) refuses the whole file' <<<"$stderr"
+	[[ $output == *"0 left out, 0 overlaps, 2 bad lines" ]]
+}
+
 @test "subid: 10,000 users from libnss-extrausers get blocks that overlap nothing" {
 	[ -d /var/lib/extrausers ] || skip "libnss-extrausers is not installed (scripts/install-deps)"
 	"$TESTS_LIB/make-extrausers" "$T" 10000 x 20000
@@ -429,7 +450,7 @@ time.sleep(120)' "$T/etc/.pwd.lock" "$T/locked" >/dev/null 2>&1 3>&- &
 	[ "$status" -eq 0 ]
 	local n
 	n=$(awk -F: '$3 >= 1000 && $3 <= 60000' "$T/users" | cut -d: -f1 | sort -u | wc -l)
-	[[ $output == "podman-hpc-subid: $n users with uids 1000-60000: /etc/subuid added $n, 0 had one; /etc/subgid added $n, 0 had one; 0 left out, 0 overlaps" ]]
+	[[ $output == "podman-hpc-subid: $n users with uids 1000-60000: /etc/subuid added $n, 0 had one; /etc/subgid added $n, 0 had one; 0 left out, 0 overlaps, 0 bad lines" ]]
 	for f in subuid subgid; do
 		# every user in range has a line, by name, with its uid's block
 		awk -F: 'NR == FNR { if ($3 >= 1000 && $3 <= 60000) want[$1] = $3 * 65536; next }
@@ -446,6 +467,6 @@ time.sleep(120)' "$T/etc/.pwd.lock" "$T/locked" >/dev/null 2>&1 3>&- &
 	before=$(stamp "$T/etc/subuid" "$T/etc/subgid")
 	run ns "$SUBID"
 	[ "$status" -eq 0 ]
-	[[ $output == *"added 0, $n had one; /etc/subgid added 0, $n had one; 0 left out, 0 overlaps" ]]
+	[[ $output == *"added 0, $n had one; /etc/subgid added 0, $n had one; 0 left out, 0 overlaps, 0 bad lines" ]]
 	[ "$(stamp "$T/etc/subuid" "$T/etc/subgid")" = "$before" ]
 }

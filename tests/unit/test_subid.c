@@ -92,18 +92,33 @@ static void test_parse_entries_and_others(void **state)
 	assert_int_equal(f.v[5].line, 15);
 
 	assert_has_line(&f.warnings, "/etc/subuid line 6:", "octal: 128");
-	assert_has_line(&f.warnings, "line 7:", "\"junk\" is not owner:start:count");
-	assert_has_line(&f.warnings, "line 8:", "not owner:start:count");
+	/* lines that are not three fields make podman refuse the whole file:
+	 * a NIS line, a line of one field, a fourth field */
+	assert_has_line(&f.broken, "/etc/subuid line 5:", "\"+nis\" is not three fields",
+	                "podman (containers/storage) refuses the whole file");
+	assert_has_line(&f.broken, "line 7:", "\"junk\" is not three fields");
+	assert_has_line(&f.broken, "line 13:", "\"gina:7:8:extra\" is not three fields");
+	assert_int_equal(f.broken.n, 3);
+	/* three fields podman reads, newuidmap does not */
+	assert_has_line(&f.warnings, "line 8:", "not owner:start:count",
+	                "newuidmap ignores it, and podman fails for the user it names");
 	assert_has_line(&f.warnings, "line 9:", "not owner:start:count");
 	assert_has_line(&f.warnings, "line 10:", "not a number");
 	assert_has_line(&f.warnings, "line 11:", "erin's block 4294967295-4294967296",
 	                "ends past 4294967295");
 	assert_has_line(&f.warnings, "line 12:", "count of 0");
-	assert_has_line(&f.warnings, "line 13:", "more than three fields");
-	/* the \r is shown escaped, not sent to a terminal */
+	/* the \r is shown escaped, not sent to a terminal; podman trims it */
 	assert_has_line(&f.warnings, "line 14:", "crlf:9:10\\x0d", "not a number");
-	/* comments, blank and NIS lines are not warned about */
-	assert_int_equal(f.warnings.n, 9);
+	assert_has_line(&f.warnings, "line 15:", "no newline at its end", "Non-text file",
+	                "the newline is added");
+	/* comments and blank lines are not warned about */
+	assert_int_equal(f.warnings.n, 8);
+	phpc_subid_file_clear(&f);
+
+	/* what podman skips: blank lines (Unicode spaces too), '#' after white
+	 * space; what it trims around three fields */
+	parse("f", " \xc2\xa0\n  # note\n\talice:1:2 \r\n", &f);
+	assert_int_equal(f.broken.n, 0);
 	phpc_subid_file_clear(&f);
 }
 
@@ -116,7 +131,9 @@ static void test_parse_nul_and_long_lines(void **state)
 	assert_int_equal(f.n, 2);
 	assert_string_equal(f.v[0].owner, "alice");
 	assert_int_equal(f.v[0].count, 2);
-	assert_has_line(&f.warnings, "f line 1:", "NUL byte");
+	assert_has_line(&f.broken, "f line 1:", "NUL byte", "refuse the whole file",
+	                "Non-text file");
+	assert_int_equal(f.broken.n, 1);
 	/* the text is kept whole, NUL included */
 	assert_int_equal(f.len, sizeof(text) - 1);
 	assert_memory_equal(f.text, text, sizeof(text) - 1);
@@ -128,6 +145,17 @@ static void test_parse_nul_and_long_lines(void **state)
 	parse("f", big, &f);
 	assert_int_equal(f.n, 0);
 	assert_has_line(&f.warnings, "longer than the 1023 bytes");
+	assert_int_equal(f.broken.n, 0);
+	phpc_subid_file_clear(&f);
+	free(big);
+
+	/* past podman's 64 KiB a line: it stops reading there */
+	big = phpc_xmalloc(70000);
+	memset(big, 'a', 69990);
+	memcpy(big + 69990, ":1:2\n", 6);
+	parse("f", big, &f);
+	assert_has_line(&f.broken, "f line 1:", "longer than the 64 KiB podman reads");
+	assert_int_equal(f.broken.n, 1);
 	phpc_subid_file_clear(&f);
 	free(big);
 }
@@ -675,10 +703,21 @@ static void test_render_keeps_bytes(void **state)
 	assert_string_equal(text + sizeof(old) - 1, "\ncarol:65732608:65536\n");
 	assert_int_equal(len, strlen(text));
 	free(text);
-	/* nothing to add: the very same bytes, the missing newline too */
+	/* nothing to add: the same bytes and the missing newline, which newer
+	 * shadow-utils want ("Non-text file" otherwise) */
+	assert_true(phpc_subid_changes(&w.u, 0));
 	text = phpc_subid_render(&w.u, NULL, 0, &len);
-	assert_int_equal(len, sizeof(old) - 1);
-	assert_memory_equal(text, old, len);
+	assert_int_equal(len, sizeof(old));
+	assert_memory_equal(text, old, sizeof(old) - 1);
+	assert_int_equal(text[len - 1], '\n');
+	free(text);
+	world_clear(&w);
+	/* with its newline, nothing changes */
+	plan(&w, "a:1:2\n", "", users, 0, &defaults);
+	assert_false(phpc_subid_changes(&w.u, 0));
+	assert_false(phpc_subid_changes(&w.g, 0));
+	text = phpc_subid_render(&w.u, NULL, 0, &len);
+	assert_string_equal(text, "a:1:2\n");
 	free(text);
 	world_clear(&w);
 }
@@ -733,6 +772,11 @@ static void test_diff(void **state)
 	d = phpc_subid_diff(&f, one, 1);
 	assert_string_equal(d, "--- /etc/subuid\n+++ /etc/subuid\n@@ -2 +2,2 @@\n-b:3:4\n"
 	                       "\\ No newline at end of file\n+b:3:4\n+carol:10:5\n");
+	free(d);
+	/* the newline alone */
+	d = phpc_subid_diff(&f, NULL, 0);
+	assert_string_equal(d, "--- /etc/subuid\n+++ /etc/subuid\n@@ -2 +2 @@\n-b:3:4\n"
+	                       "\\ No newline at end of file\n+b:3:4\n");
 	free(d);
 	phpc_subid_file_clear(&f);
 }
