@@ -40,6 +40,10 @@
 	"  --uid-max U       highest (default UID_MAX of /etc/login.defs, else 60000)\n"      \
 	"  --subuid FILE     the file of subordinate uids (default /etc/subuid)\n"            \
 	"  --subgid FILE     the file of subordinate gids (default /etc/subgid)\n"            \
+	"  --min-users N     fail, writing nothing, when NSS lists fewer than N users\n"      \
+	"                    (all of them, system users too): glibc lists what the\n"         \
+	"                    sources it reaches have, so an LDAP server that is down\n"       \
+	"                    is a short list, not an error (default 0)\n"                     \
 	"  --dry-run         print what would be appended, as a diff; write nothing\n"        \
 	"  --help, --version\n\n"                                                             \
 	"A multiplier smaller than the count is refused: the blocks of adjacent uids\n"       \
@@ -259,6 +263,7 @@ static void print_all(FILE *out, const char *prefix, const struct phpc_strv *v)
 struct options {
 	struct phpc_subid_params p;
 	const char *subuid, *subgid;
+	uint64_t min_users;
 	bool dry_run;
 	bool given_multiplier, given_offset, given_base, given_uid_min, given_uid_max;
 };
@@ -273,6 +278,7 @@ enum {
 	O_UMAX,
 	O_SUBUID,
 	O_SUBGID,
+	O_MIN_USERS,
 	O_DRY,
 	O_HELP,
 	O_VERSION
@@ -291,6 +297,7 @@ static int parse_options(int argc, char **argv, struct options *o, struct phpc_e
 	    {"uid-max", required_argument, NULL, O_UMAX},
 	    {"subuid", required_argument, NULL, O_SUBUID},
 	    {"subgid", required_argument, NULL, O_SUBGID},
+	    {"min-users", required_argument, NULL, O_MIN_USERS},
 	    {"dry-run", no_argument, NULL, O_DRY},
 	    {"help", no_argument, NULL, O_HELP},
 	    {"version", no_argument, NULL, O_VERSION},
@@ -345,6 +352,9 @@ static int parse_options(int argc, char **argv, struct options *o, struct phpc_e
 			break;
 		case O_SUBGID:
 			o->subgid = optarg;
+			break;
+		case O_MIN_USERS:
+			r = parse_u64("--min-users", optarg, UINT32_MAX, &o->min_users, err);
 			break;
 		case O_DRY:
 			o->dry_run = true;
@@ -439,6 +449,13 @@ static int run(int argc, char **argv, struct phpc_error **err)
 	r = enumerate(&nss, err);
 	if (r < 0)
 		return r;
+	if (nss.n_users < o.min_users)
+		return phpc_error_set(err, EIO,
+		                      "NSS listed %zu users, fewer than --min-users %" PRIu64
+		                      ": a source of users (LDAP, SSSD) may be unreachable, which "
+		                      "glibc does not report as an error; nothing written (compare "
+		                      "getent passwd | wc -l)",
+		                      nss.n_users, o.min_users);
 
 	_cleanup_(phpc_shadow_unlock_db) bool db_locked = false;
 	_cleanup_(target_clear) struct target tu = {.dirfd = -1};

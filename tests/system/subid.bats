@@ -258,6 +258,22 @@ add_passwd() { # NAME UID
 	grep -Fx '+high:72155136:65536' <<<"$output"
 }
 
+@test "subid: --min-users: fewer users listed than the floor is an error, and nothing is written" {
+	add_user ann 1050
+	: >"$T/etc/subuid"
+	: >"$T/etc/subgid"
+	local n
+	n=$(ns getent passwd | wc -l)
+	run --separate-stderr ns "$SUBID" --min-users $((n + 1))
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "podman-hpc-subid: NSS listed $n users, fewer than --min-users $((n + 1)): a source of users (LDAP, SSSD) may be unreachable, which glibc does not report as an error; nothing written (compare getent passwd | wc -l)" ]
+	[ ! -s "$T/etc/subuid" ] && [ ! -s "$T/etc/subgid" ]
+	[ -z "$(find "$T/etc" -maxdepth 1 -name 'sub[ug]id.*')" ]
+	run ns "$SUBID" --min-users "$n"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/etc/subuid")" = "ann:68812800:65536" ]
+}
+
 @test "subid: a lock file of a running process: a clear error and nothing written; a stale one is taken over" {
 	add_user ann 1050
 	printf 'keep:300000:65536\n' | tee "$T/etc/subuid" >"$T/etc/subgid"
@@ -369,6 +385,7 @@ time.sleep(120)' "$T/etc/.pwd.lock" "$T/locked" >/dev/null 2>&1 3>&- &
 	check_error "unknown option --frobnicate" --frobnicate
 	check_error "--count needs a value" --count
 	check_error "unexpected argument extra" extra
+	check_error "--min-users many: give a whole number" --min-users many
 	check_error "--base belongs to --scheme offset" --base 5000000
 	check_error "--multiplier and --offset belong to --scheme multiply" --scheme offset --offset 5
 	check_error "--uid-min 2000 is above --uid-max 1100" --uid-min 2000
