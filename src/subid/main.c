@@ -30,7 +30,8 @@
 	"same blocks. Existing lines are never changed; new ones are appended.\n\n"           \
 	"  --scheme multiply|offset  how a block's first id is computed (default multiply)\n" \
 	"     multiply: uid * MULTIPLIER + OFFSET\n"                                          \
-	"     offset:   BASE + (uid - UID_MIN) * COUNT (dense: for 5-digit uids)\n"           \
+	"     offset:   BASE + (uid - UID_MIN) * COUNT (dense: for 5-digit uids),\n"          \
+	"               with UID_MIN given as --uid-min, the same on every node\n"            \
 	"  --multiplier M    multiply's factor (default 65536; at least --count)\n"           \
 	"  --offset O        multiply's offset (default 0)\n"                                 \
 	"  --base B          offset's first id (default 100000)\n"                            \
@@ -388,6 +389,16 @@ static int parse_options(int argc, char **argv, struct options *o, struct phpc_e
 		return phpc_error_set(err, EINVAL,
 		                      "--base belongs to --scheme offset; --scheme multiply takes "
 		                      "--multiplier and --offset");
+	/* offset's blocks are counted from uid_min: taken from each node's
+	 * login.defs, nodes whose UID_MIN differ would give one uid different
+	 * blocks, and one block to different uids */
+	if (o->p.scheme == PHPC_SUBID_OFFSET && !o->given_uid_min)
+		return phpc_error_set(
+		    err, EINVAL,
+		    "--scheme offset needs --uid-min: its blocks are counted from "
+		    "that uid, and every node must count from the same one "
+		    "(UID_MIN of each node's /etc/login.defs may differ); give "
+		    "the lowest uid of the site's users, the same on every node");
 	return 0;
 }
 

@@ -389,7 +389,10 @@ time.sleep(120)' "$T/etc/.pwd.lock" "$T/locked" >/dev/null 2>&1 3>&- &
 	check_error "--base belongs to --scheme offset" --base 5000000
 	check_error "--multiplier and --offset belong to --scheme multiply" --scheme offset --offset 5
 	check_error "--uid-min 2000 is above --uid-max 1100" --uid-min 2000
-	check_error "raise --base above 1100" --scheme offset --base 1000
+	check_error "raise --base above 1100" --scheme offset --uid-min 1050 --base 1000
+	# offset's blocks are counted from --uid-min: each node's login.defs may differ
+	check_error "--scheme offset needs --uid-min: its blocks are counted from that uid, and every node must count from the same one" --scheme offset
+	check_error "--scheme offset needs --uid-min" --scheme offset --uid-max 1100
 	check_error "even the block of uid 70000 (--uid-min)" --uid-min 70000 --uid-max 99999
 	run ns "$SUBID" --help
 	[ "$status" -eq 0 ]
