@@ -6,6 +6,7 @@
 #include "error.h"
 #include "fsutil.h"
 #include "phpc-build.h"
+#include "safedir.h"
 #include "shadowlock.h"
 #include "strv.h"
 #include "subid.h"
@@ -172,7 +173,14 @@ static void target_clear(struct target *t)
 	free(t->base);
 }
 
-static int target_open(struct target *t, const char *path, const char *opt, struct phpc_error **err)
+/* Opens the file's directory. checked (root, writing): the directory and
+ * every one on the way to it must be root's and not writable by others (a
+ * sticky one on the way, as /tmp, is fine), or the run is refused: the
+ * locks (shadowlock.c) and the checks name files by path, and whoever can
+ * rename a directory on that path can swap what root locks, reads and
+ * replaces. */
+static int target_open(struct target *t, const char *path, const char *opt, bool checked,
+                       struct phpc_error **err)
 {
 	t->path = path;
 	t->opt = opt;
@@ -184,6 +192,16 @@ static int target_open(struct target *t, const char *path, const char *opt, stru
 	_cleanup_free_ char *dir = !slash          ? phpc_xstrdup(".")
 	                           : slash == path ? phpc_xstrdup("/")
 	                                           : phpc_xstrndup(path, (size_t)(slash - path));
+	if (checked) {
+		_cleanup_free_ char *cwd = dir[0] == '/' ? NULL : getcwd(NULL, 0);
+		if (dir[0] != '/' && !cwd)
+			return phpc_error_errno(
+			    err, errno, "%s %s: cannot tell the current directory", opt, path);
+		_cleanup_free_ char *abs =
+		    cwd ? phpc_xasprintf("%s/%s", cwd, dir) : phpc_xstrdup(dir);
+		t->dirfd = phpc_dir_open(abs, PHPC_DIR_SERVICE, 0, opt, err);
+		return t->dirfd < 0 ? t->dirfd : 0;
+	}
 	t->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (t->dirfd < 0)
 		return phpc_error_errno(err, errno, "%s %s: cannot open its directory %s", opt,
@@ -425,6 +443,15 @@ static int login_defs_range(struct options *o, struct phpc_error **err)
 	return 0;
 }
 
+static int needs_root(const char *what, struct phpc_error **err)
+{
+	return phpc_error_set(err, EPERM,
+	                      "writing %s needs root: run it as root, add --dry-run to see what "
+	                      "it would add, or give --subuid FILE --subgid FILE to write files "
+	                      "of yours",
+	                      what);
+}
+
 /* 0: all is well; 2: done, with users left out, overlaps or lines that
  * break a file; < 0: error. */
 static int run(int argc, char **argv, struct phpc_error **err)
@@ -440,14 +467,13 @@ static int run(int argc, char **argv, struct phpc_error **err)
 	int r = parse_options(argc, argv, &o, err);
 	if (r != 0)
 		return r < 0 ? r : 0;
-	if (geteuid() != 0 && !o.dry_run && (!o.subuid || !o.subgid))
-		return phpc_error_set(err, EPERM,
-		                      "writing %s%s%s needs root: run it as root, add --dry-run to "
-		                      "see what it would add, or give --subuid FILE --subgid FILE "
-		                      "to write files of yours",
-		                      o.subuid ? "" : "/etc/subuid",
-		                      !o.subuid && !o.subgid ? " and " : "",
-		                      o.subgid ? "" : "/etc/subgid");
+	bool root = geteuid() == 0;
+	if (!root && !o.dry_run && (!o.subuid || !o.subgid)) {
+		_cleanup_free_ char *what = phpc_xasprintf("%s%s%s", o.subuid ? "" : "/etc/subuid",
+		                                           !o.subuid && !o.subgid ? " and " : "",
+		                                           o.subgid ? "" : "/etc/subgid");
+		return needs_root(what, err);
+	}
 	r = login_defs_range(&o, err);
 	if (r == 0)
 		r = phpc_subid_params_check(&o.p, err);
@@ -471,12 +497,17 @@ static int run(int argc, char **argv, struct phpc_error **err)
 	_cleanup_(phpc_shadow_unlock_db) bool db_locked = false;
 	_cleanup_(target_clear) struct target tu = {.dirfd = -1};
 	_cleanup_(target_clear) struct target tg = {.dirfd = -1};
-	r = target_open(&tu, o.subuid ? o.subuid : "/etc/subuid", "--subuid", err);
+	bool checked = root && !o.dry_run;
+	r = target_open(&tu, o.subuid ? o.subuid : "/etc/subuid", "--subuid", checked, err);
 	if (r < 0)
 		return r;
-	r = target_open(&tg, o.subgid ? o.subgid : "/etc/subgid", "--subgid", err);
+	r = target_open(&tg, o.subgid ? o.subgid : "/etc/subgid", "--subgid", checked, err);
 	if (r < 0)
 		return r;
+	/* a file in /etc is written under lckpwdf, which only root can take
+	 * (its lock file is root's): say so rather than time out on it */
+	if (!root && !o.dry_run && (in_etc(&tu) || in_etc(&tg)))
+		return needs_root(in_etc(&tu) ? tu.path : tg.path, err);
 	struct stat su, sg;
 	if (fstatat(tu.dirfd, tu.base, &su, 0) == 0 && fstatat(tg.dirfd, tg.base, &sg, 0) == 0 &&
 	    su.st_dev == sg.st_dev && su.st_ino == sg.st_ino)

@@ -333,6 +333,33 @@ time.sleep(120)' "$T/etc/.pwd.lock" "$T/locked" >/dev/null 2>&1 3>&- &
 	run ns "$SUBID" --subuid "$T/other/uids" --subgid "$T/other/uids"
 	[ "$status" -eq 1 ]
 	[[ $output == *"are the same file" ]]
+	# relative paths too
+	run ns sh -c 'cd "$1" && exec "$2" --subuid uids --subgid gids' sh "$T/other" "$SUBID"
+	[ "$status" -eq 0 ]
+}
+
+@test "subid: as root, files in a directory that others can write, or that is not root's, are refused" {
+	add_user ann 1050
+	refused() { # MESSAGE DIR
+		run --separate-stderr ns "$SUBID" --subuid "$2/uids" --subgid "$T/ok/gids"
+		[ "$status" -eq 1 ] || { echo "$2: $status"; return 1; }
+		[ "$stderr" = "podman-hpc-subid: $1" ] || { echo "$stderr"; return 1; }
+		[ -z "$(find "$2" "$T/ok" -maxdepth 1 -type f)" ]
+	}
+	mkdir -m 0755 "$T/ok" "$T/theirs" "$T/group" "$T/open" "$T/open/sub"
+	mkdir -m 1777 "$T/sticky"
+	chmod 0777 "$T/open"
+	chmod 0775 "$T/group"
+	chown nobody "$T/theirs"
+	refused "--subuid $T/open is writable by everyone (mode 0777): other users could change what is kept there; run 'chmod go-w' on it" "$T/open"
+	refused "--subuid $T/group is writable by its group (mode 0775): other users could change what is kept there; run 'chmod go-w' on it" "$T/group"
+	refused "--subuid $T/sticky is writable by everyone (mode 1777): other users could change what is kept there; choose a directory that only its owner can write" "$T/sticky"
+	refused "$T/theirs belongs to user nobody (uid 65534), not to you, in /tmp, which others can write: another user may have created it to control your --subuid; remove it (ask its owner or an admin) or set --subuid to a directory of your own" "$T/theirs"
+	# a directory on the way that others can write: they could swap the rest
+	refused "--subuid: $T/open is writable by others (mode 0777) and not sticky: they could rename or replace $T/open/sub; run 'chmod go-w' on it if it is yours, or set --subuid elsewhere" "$T/open/sub"
+	# --dry-run reads only
+	run ns "$SUBID" --dry-run --subuid "$T/open/uids" --subgid "$T/ok/gids"
+	[ "$status" -eq 0 ]
 }
 
 @test "subid: not root: an error without --dry-run, the diff with it, files of one's own with --subuid and --subgid" {
@@ -357,6 +384,11 @@ time.sleep(120)' "$T/etc/.pwd.lock" "$T/locked" >/dev/null 2>&1 3>&- &
 	[ "$rc" -eq 0 ]
 	[ "$content" = "ann:68812800:65536" ]
 	[ "$owner" = nobody ]
+	# /etc's files take lckpwdf, root's: an error that says so, not a timeout
+	run ns setpriv --reuid=nobody --regid=nogroup --clear-groups "$SUBID" \
+		--subuid /etc/subuid --subgid /tmp/phpc-subid-g
+	[ "$status" -eq 1 ]
+	[ "$output" = "podman-hpc-subid: writing /etc/subuid needs root: run it as root, add --dry-run to see what it would add, or give --subuid FILE --subgid FILE to write files of yours" ]
 }
 
 @test "subid: bad arguments: one error line, exit 1, nothing written" {
