@@ -54,10 +54,11 @@
 	"offset. A block that would end past 4294967295 is not written.\n\n"                  \
 	"Writes under the locks useradd takes (lckpwdf, FILE.lock), each file replaced\n"     \
 	"atomically with its mode and owner kept, and only when something is added.\n\n"      \
-	"Exit status: 0 every user in range has an entry in both files; 1 an error,\n"        \
-	"nothing written; 2 written, but users were left out, overlaps were found, or\n"      \
-	"lines make podman or newuidmap refuse a file (the warnings say which and what\n"     \
-	"to do). See docs/subid.md.\n"
+	"Exit status: 0 every user in range has an entry in both files, nothing to\n"         \
+	"report; 1 an error, nothing written (but when only subgid failed, subuid is\n"       \
+	"written, and the next run completes subgid); 2 written, but users were left\n"       \
+	"out, overlaps were found, or lines make podman or newuidmap refuse a file\n"         \
+	"(the warnings say which and what to do). See docs/subid.md.\n"
 
 #define PROG "podman-hpc-subid"
 

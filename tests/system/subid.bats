@@ -338,6 +338,22 @@ time.sleep(120)' "$T/etc/.pwd.lock" "$T/locked" >/dev/null 2>&1 3>&- &
 	[ "$status" -eq 0 ]
 }
 
+@test "subid: subgid failing after subuid was written: exit 1 saying so, and the next run completes it" {
+	add_user ann 1050
+	mkdir -m 0755 "$T/u" "$T/g"
+	# a file system of one page for subgid: its lock file takes it, and the
+	# new file finds no room
+	run ns sh -c 'mount -t tmpfs -o size=4k,mode=0755 none "$1/g" && exec "$2" --subuid "$1/u/uids" --subgid "$1/g/gids"' sh "$T" "$SUBID"
+	[ "$status" -eq 1 ]
+	[[ $output == "podman-hpc-subid: $T/u/uids was written, $T/g/gids not (run again once this is fixed): $T/g/gids: "* ]]
+	[ "$(cat "$T/u/uids")" = "ann:68812800:65536" ]
+	[ ! -e "$T/g/gids" ]
+	run ns "$SUBID" --subuid "$T/u/uids" --subgid "$T/g/gids"
+	[ "$status" -eq 0 ]
+	[[ $output == *"added 0, 1 had one; $T/g/gids added 1, 0 had one;"* ]]
+	[ "$(cat "$T/g/gids")" = "ann:68812800:65536" ]
+}
+
 @test "subid: as root, files in a directory that others can write, or that is not root's, are refused" {
 	add_user ann 1050
 	refused() { # MESSAGE DIR
