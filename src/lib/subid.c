@@ -202,17 +202,24 @@ static void warn_line(struct phpc_subid_file *f, bool breaks, size_t line, const
 	"so no user of this node can start a rootless container (podman-hpc, podman); fix " \
 	"the line by hand"
 
-/* Why podman cannot read a file because of this line, or NULL. podman
- * (containers/storage's parseSubidFile) reads every line before it looks
- * for the user's: with a bufio.Scanner (lines up to 64 KiB), each trimmed
- * of white space (strings.TrimSpace); it skips blank lines and those that
- * start with '#', and fails on the first other line that is not three
- * ':'-separated fields, whoever's it is. */
-static const char *podman_refuses(const char *s, size_t n)
+/* What podman makes of a line. podman (containers/storage's
+ * parseSubidFile) reads every line before it looks for the user's: with a
+ * bufio.Scanner (lines up to 64 KiB), each trimmed of white space
+ * (strings.TrimSpace); it skips blank lines and those that start with '#',
+ * and fails on the first other line that is not three ':'-separated
+ * fields, whoever's it is. */
+enum podman_view {
+	PODMAN_SKIPS,
+	PODMAN_ENTRY,   /* three fields: the entry of the user it names */
+	PODMAN_REFUSES, /* the whole file, for everyone: *why says why */
+};
+
+static enum podman_view podman_reads(const char *s, size_t n, const char **why)
 {
+	*why = "is longer than the 64 KiB podman reads as a line: podman refuses the file, or "
+	       "ignores the rest of it; fix the line by hand";
 	if (n >= 65536)
-		return "is longer than the 64 KiB podman reads as a line: podman refuses the file, "
-		       "or ignores the rest of it; fix the line by hand";
+		return PODMAN_REFUSES;
 	size_t k;
 	while (n && (k = space_at(s, n))) {
 		s += k;
@@ -221,23 +228,27 @@ static const char *podman_refuses(const char *s, size_t n)
 	while (n && (k = space_before(s, n)))
 		n -= k;
 	if (n == 0 || s[0] == '#')
-		return NULL;
+		return PODMAN_SKIPS;
 	size_t colons = 0;
 	for (size_t i = 0; i < n; i++)
 		colons += s[i] == ':';
-	return colons == 2 ? NULL
-	                   : "is not three fields, owner:start:count: podman (containers/storage) "
-	                     "refuses the whole file over such a line, " ALL_USERS_FAIL;
+	*why = "is not three fields, owner:start:count: podman (containers/storage) refuses the "
+	       "whole file over such a line, " ALL_USERS_FAIL;
+	return colons == 2 ? PODMAN_ENTRY : PODMAN_REFUSES;
 }
 
 static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_t line, size_t *cap)
 {
-	const char *podman = podman_refuses(s, n);
-	if (podman)
-		warn_line(f, true, line, s, n, podman);
+	const char *why;
+	enum podman_view podman = podman_reads(s, n, &why);
+	if (podman == PODMAN_REFUSES)
+		warn_line(f, true, line, s, n, why);
 	/* once podman's reason is given, the line is not warned about again for
 	 * what newuidmap makes of it */
-	bool told = podman != NULL;
+	bool told = podman == PODMAN_REFUSES;
+	/* a line newuidmap ignores but podman takes for an entry: podman asks
+	 * newuidmap for its range, which it refuses */
+	const char *also = podman == PODMAN_ENTRY ? ", and podman fails for the user it names" : "";
 	if (is_blank(s, n) || s[0] == '#')
 		return;
 	/* NIS compat lines: shadow-utils keeps them without reading them */
@@ -257,10 +268,11 @@ static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_
 	}
 	if (n > SHADOW_LINE_MAX) {
 		if (!told)
-			warn(f, false, line,
-			     "longer than the %d bytes newuidmap reads: it ignores the line, and "
-			     "podman fails for the user it names; kept as it is",
-			     SHADOW_LINE_MAX);
+			warn(
+			    f, false, line,
+			    "longer than the %d bytes newuidmap reads: it ignores the line%s; kept "
+			    "as it is",
+			    SHADOW_LINE_MAX, also);
 		return;
 	}
 	const char *c1 = memchr(s, ':', n);
@@ -268,22 +280,25 @@ static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_
 	const char *c3 = c2 ? memchr(c2 + 1, ':', n - (size_t)(c2 + 1 - s)) : NULL;
 	const char *end = c3 ? c3 : s + n;
 	if (!c2 || c1 == s || c2 == c1 + 1 || c2 + 1 == end) {
-		if (!told)
-			warn_line(
-			    f, false, line, s, n,
-			    "is not owner:start:count: newuidmap ignores it, and podman fails "
-			    "for the user it names; kept as it is");
+		if (!told) {
+			_cleanup_free_ char *w = phpc_xasprintf(
+			    "is not owner:start:count: newuidmap ignores it%s; kept as it is",
+			    also);
+			warn_line(f, false, line, s, n, w);
+		}
 		return;
 	}
 	uint64_t start, count;
 	bool oct_start, oct_count;
 	if (!parse_num(c1 + 1, (size_t)(c2 - c1 - 1), &start, &oct_start) ||
 	    !parse_num(c2 + 1, (size_t)(end - c2 - 1), &count, &oct_count)) {
-		if (!told)
-			warn_line(
-			    f, false, line, s, n,
+		if (!told) {
+			_cleanup_free_ char *w = phpc_xasprintf(
 			    "has a start or count that is not a number: newuidmap ignores the "
-			    "line, and podman fails for the user it names; kept as it is");
+			    "line%s; kept as it is",
+			    also);
+			warn_line(f, false, line, s, n, w);
+		}
 		return;
 	}
 	if (c3 && !told)
@@ -295,6 +310,18 @@ static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_
 	    .count = count,
 	    .line = line,
 	};
+	size_t on = (size_t)(c1 - s);
+	if (space_at(s, on) || space_before(s, on)) {
+		/* podman trims the line, newuidmap does not: they read the entry as
+		 * different owners' */
+		_cleanup_free_ char *owner = esc_str(e.owner);
+		warn(f, false, line,
+		     "the owner \"%s\" starts or ends with white space, which podman trims and "
+		     "newuidmap does not: podman takes the entry for the trimmed name's, and "
+		     "newuidmap refuses it to that user, so podman fails for them; remove the "
+		     "white space by hand",
+		     owner);
+	}
 	if (oct_start || oct_count || count == 0 || start > PHPC_SUBID_LIMIT - 1 ||
 	    count > PHPC_SUBID_LIMIT - start) {
 		_cleanup_free_ char *owner = esc_str(e.owner);

@@ -116,9 +116,15 @@ static void test_parse_entries_and_others(void **state)
 	phpc_subid_file_clear(&f);
 
 	/* what podman skips: blank lines (Unicode spaces too), '#' after white
-	 * space; what it trims around three fields */
-	parse("f", " \xc2\xa0\n  # note\n\talice:1:2 \r\n", &f);
+	 * space; what it trims around three fields, which then reads as another
+	 * owner's than newuidmap's */
+	parse("f", " \xc2\xa0\n  # note\n\talice:1:2\n", &f);
 	assert_int_equal(f.broken.n, 0);
+	/* (to newuidmap, lines that are not entries; to podman, nobody's) */
+	assert_has_line(&f.warnings, "f line 1:", "newuidmap ignores it; kept as it is");
+	assert_has_line(&f.warnings, "f line 2:", "newuidmap ignores it; kept as it is");
+	assert_has_line(&f.warnings, "f line 3: the owner \"\\x09alice\" starts or ends with white "
+	                             "space, which podman trims and newuidmap does not");
 	phpc_subid_file_clear(&f);
 }
 
