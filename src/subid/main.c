@@ -53,7 +53,9 @@
 	"its processes. With --multiplier 10000 keep --count 10000, or use --scheme\n"        \
 	"offset. A block that would end past 4294967295 is not written.\n\n"                  \
 	"Writes under the locks useradd takes (lckpwdf, FILE.lock), each file replaced\n"     \
-	"atomically with its mode and owner kept, and only when something is added.\n\n"      \
+	"atomically with its mode and owner kept, and only when something is added\n"         \
+	"(or its last newline is missing). As root, each file's directory, and those\n"       \
+	"on the way to it, must be root's and not writable by others.\n\n"                    \
 	"Exit status: 0 every user in range has an entry in both files, nothing to\n"         \
 	"report; 1 an error, nothing written (but when only subgid failed, subuid is\n"       \
 	"written, and the next run completes subgid); 2 written, but users were left\n"       \
