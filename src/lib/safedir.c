@@ -154,14 +154,18 @@ static int check_final(const struct stat *st, uid_t uid, enum phpc_dir_kind kind
 		                      what, path, who.s);
 	}
 	if (st->st_mode & (S_IWGRP | S_IWOTH))
-		return phpc_error_set(err, EPERM,
-		                      "%s %s is writable by %s (mode %04o): other users could "
-		                      "change %s; %s",
-		                      what, path, st->st_mode & S_IWOTH ? "everyone" : "its group",
-		                      (unsigned)(st->st_mode & 07777),
-		                      kind == PHPC_DIR_PRIVATE ? "your containers" : "its images",
-		                      mine ? "run 'chmod go-w' on it"
-		                           : "ask its owner to run 'chmod go-w' on it");
+		return phpc_error_set(
+		    err, EPERM,
+		    "%s %s is writable by %s (mode %04o): other users could change %s; %s", what,
+		    path, st->st_mode & S_IWOTH ? "everyone" : "its group",
+		    (unsigned)(st->st_mode & 07777),
+		    kind == PHPC_DIR_PRIVATE ? "your containers"
+		    : kind == PHPC_DIR_STORE ? "its images"
+		                             : "what is kept there",
+		    /* a sticky one, as /tmp, is meant to be shared */
+		    st->st_mode & S_ISVTX ? "choose a directory that only its owner can write"
+		    : mine                ? "run 'chmod go-w' on it"
+		                          : "ask its owner to run 'chmod go-w' on it");
 	return 0;
 }
 

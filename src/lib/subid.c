@@ -59,6 +59,51 @@ static char *esc_str(const char *s)
 	return esc(s, strlen(s));
 }
 
+/* The length of the white space character that s[0..n) starts with, as
+ * podman trims it from each line (Go's strings.TrimSpace, unicode.IsSpace):
+ * ASCII tab, newline, \v, \f, \r and space, and in UTF-8 U+0085, U+00A0,
+ * U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F and U+3000. 0 when
+ * it starts with none. */
+static size_t space_at(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	if (n >= 1 && (p[0] == ' ' || (p[0] >= '\t' && p[0] <= '\r')))
+		return 1;
+	if (n >= 2 && p[0] == 0xc2 && (p[1] == 0x85 || p[1] == 0xa0))
+		return 2;
+	if (n < 3)
+		return 0;
+	if ((p[0] == 0xe1 && p[1] == 0x9a && p[2] == 0x80) ||
+	    (p[0] == 0xe2 && p[1] == 0x80 &&
+	     ((p[2] >= 0x80 && p[2] <= 0x8a) || p[2] == 0xa8 || p[2] == 0xa9 || p[2] == 0xaf)) ||
+	    (p[0] == 0xe2 && p[1] == 0x81 && p[2] == 0x9f) ||
+	    (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80))
+		return 3;
+	return 0;
+}
+
+/* The same for the white space character s[0..n) ends with. */
+static size_t space_before(const char *s, size_t n)
+{
+	for (size_t k = 1; k <= 3 && k <= n; k++)
+		if (space_at(s + n - k, k) == k)
+			return k;
+	return 0;
+}
+
+/* Whether s[0..n) holds a control character: C0, DEL, or C1 in UTF-8. */
+static bool has_control(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f ||
+		    (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+		     (unsigned char)s[i + 1] <= 0x9f))
+			return true;
+	}
+	return false;
+}
+
 /* A number as shadow-utils' getulong reads one (strtoul with base 0):
  * leading white space, an optional '+', then 0x hexadecimal, 0 octal or
  * decimal digits up to the end. *octal tells the second form, which a
@@ -123,16 +168,17 @@ static bool canonical_uid(const char *s, uint32_t *uid)
 
 /* ---- parsing ------------------------------------------------------------------------------ */
 
-static void warn(struct phpc_subid_file *f, size_t line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+/* "NAME line N: message" into f->warnings, or f->broken when breaks. */
+static void warn(struct phpc_subid_file *f, bool breaks, size_t line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static void warn(struct phpc_subid_file *f, size_t line, const char *fmt, ...)
+static void warn(struct phpc_subid_file *f, bool breaks, size_t line, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	_cleanup_free_ char *msg = phpc_xvasprintf(fmt, ap);
 	va_end(ap);
-	phpc_strv_addf(&f->warnings, "%s line %zu: %s", f->name, line, msg);
+	phpc_strv_addf(breaks ? &f->broken : &f->warnings, "%s line %zu: %s", f->name, line, msg);
 }
 
 static bool is_blank(const char *s, size_t n)
@@ -144,15 +190,65 @@ static bool is_blank(const char *s, size_t n)
 }
 
 /* A line that is not an entry, or not wholly one: shown (escaped) with why. */
-static void warn_line(struct phpc_subid_file *f, size_t line, const char *s, size_t n,
+static void warn_line(struct phpc_subid_file *f, bool breaks, size_t line, const char *s, size_t n,
                       const char *why)
 {
 	_cleanup_free_ char *shown = esc(s, n);
-	warn(f, line, "\"%s\" %s", shown, why);
+	warn(f, breaks, line, "\"%s\" %s", shown, why);
+}
+
+/* What users of the node lose to a line that breaks a file, and the way out. */
+#define ALL_USERS_FAIL                                                                      \
+	"so no user of this node can start a rootless container (podman-hpc, podman); fix " \
+	"the line by hand"
+
+/* What podman makes of a line. podman (containers/storage's
+ * parseSubidFile) reads every line before it looks for the user's: with a
+ * bufio.Scanner (lines up to 64 KiB), each trimmed of white space
+ * (strings.TrimSpace); it skips blank lines and those that start with '#',
+ * and fails on the first other line that is not three ':'-separated
+ * fields, whoever's it is. */
+enum podman_view {
+	PODMAN_SKIPS,
+	PODMAN_ENTRY,   /* three fields: the entry of the user it names */
+	PODMAN_REFUSES, /* the whole file, for everyone: *why says why */
+};
+
+static enum podman_view podman_reads(const char *s, size_t n, const char **why)
+{
+	*why = "is longer than the 64 KiB podman reads as a line: podman refuses the file, or "
+	       "ignores the rest of it; fix the line by hand";
+	if (n >= 65536)
+		return PODMAN_REFUSES;
+	size_t k;
+	while (n && (k = space_at(s, n))) {
+		s += k;
+		n -= k;
+	}
+	while (n && (k = space_before(s, n)))
+		n -= k;
+	if (n == 0 || s[0] == '#')
+		return PODMAN_SKIPS;
+	size_t colons = 0;
+	for (size_t i = 0; i < n; i++)
+		colons += s[i] == ':';
+	*why = "is not three fields, owner:start:count: podman (containers/storage) refuses the "
+	       "whole file over such a line, " ALL_USERS_FAIL;
+	return colons == 2 ? PODMAN_ENTRY : PODMAN_REFUSES;
 }
 
 static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_t line, size_t *cap)
 {
+	const char *why;
+	enum podman_view podman = podman_reads(s, n, &why);
+	if (podman == PODMAN_REFUSES)
+		warn_line(f, true, line, s, n, why);
+	/* once podman's reason is given, the line is not warned about again for
+	 * what newuidmap makes of it */
+	bool told = podman == PODMAN_REFUSES;
+	/* a line newuidmap ignores but podman takes for an entry: podman asks
+	 * newuidmap for its range, which it refuses */
+	const char *also = podman == PODMAN_ENTRY ? ", and podman fails for the user it names" : "";
 	if (is_blank(s, n) || s[0] == '#')
 		return;
 	/* NIS compat lines: shadow-utils keeps them without reading them */
@@ -160,17 +256,23 @@ static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_
 		return;
 	const char *nul = memchr(s, '\0', n);
 	if (nul) {
-		/* shadow-utils copies the line as a C string: it reads up to the NUL */
-		warn(f, line, "holds a NUL byte; read up to it, as newuidmap reads it");
+		/* shadow-utils reads lines with getline and wants the '\n' in what
+		 * strchr sees: a NUL before it is "Non-text file", and the whole
+		 * file is refused (older versions read up to the NUL, as this does) */
+		warn(f, true, line,
+		     "holds a NUL byte: newer shadow-utils (newuidmap, useradd) refuse the whole "
+		     "file as \"Non-text file\", " ALL_USERS_FAIL);
 		n = (size_t)(nul - s);
 		if (is_blank(s, n))
 			return;
 	}
 	if (n > SHADOW_LINE_MAX) {
-		warn(f, line,
-		     "longer than the %d bytes newuidmap reads, so no entry for it either; kept "
-		     "as it is",
-		     SHADOW_LINE_MAX);
+		if (!told)
+			warn(
+			    f, false, line,
+			    "longer than the %d bytes newuidmap reads: it ignores the line%s; kept "
+			    "as it is",
+			    SHADOW_LINE_MAX, also);
 		return;
 	}
 	const char *c1 = memchr(s, ':', n);
@@ -178,41 +280,60 @@ static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_
 	const char *c3 = c2 ? memchr(c2 + 1, ':', n - (size_t)(c2 + 1 - s)) : NULL;
 	const char *end = c3 ? c3 : s + n;
 	if (!c2 || c1 == s || c2 == c1 + 1 || c2 + 1 == end) {
-		warn_line(f, line, s, n,
-		          "is not owner:start:count; kept as it is (newuidmap ignores it too)");
+		if (!told) {
+			_cleanup_free_ char *w = phpc_xasprintf(
+			    "is not owner:start:count: newuidmap ignores it%s; kept as it is",
+			    also);
+			warn_line(f, false, line, s, n, w);
+		}
 		return;
 	}
 	uint64_t start, count;
 	bool oct_start, oct_count;
 	if (!parse_num(c1 + 1, (size_t)(c2 - c1 - 1), &start, &oct_start) ||
 	    !parse_num(c2 + 1, (size_t)(end - c2 - 1), &count, &oct_count)) {
-		warn_line(f, line, s, n,
-		          "has a start or count that is not a number; kept as it is (newuidmap "
-		          "ignores it too)");
+		if (!told) {
+			_cleanup_free_ char *w = phpc_xasprintf(
+			    "has a start or count that is not a number: newuidmap ignores the "
+			    "line%s; kept as it is",
+			    also);
+			warn_line(f, false, line, s, n, w);
+		}
 		return;
 	}
-	if (c3)
-		warn_line(f, line, s, n,
-		          "has more than three fields: the others are ignored, as newuidmap "
-		          "ignores them");
+	if (c3 && !told)
+		warn_line(f, false, line, s, n,
+		          "has more than three fields: newuidmap ignores the others");
 	struct phpc_subid_entry e = {
 	    .owner = phpc_xstrndup(s, (size_t)(c1 - s)),
 	    .start = start,
 	    .count = count,
 	    .line = line,
 	};
+	size_t on = (size_t)(c1 - s);
+	if (space_at(s, on) || space_before(s, on)) {
+		/* podman trims the line, newuidmap does not: they read the entry as
+		 * different owners' */
+		_cleanup_free_ char *owner = esc_str(e.owner);
+		warn(f, false, line,
+		     "the owner \"%s\" starts or ends with white space, which podman trims and "
+		     "newuidmap does not: podman takes the entry for the trimmed name's, and "
+		     "newuidmap refuses it to that user, so podman fails for them; remove the "
+		     "white space by hand",
+		     owner);
+	}
 	if (oct_start || oct_count || count == 0 || start > PHPC_SUBID_LIMIT - 1 ||
 	    count > PHPC_SUBID_LIMIT - start) {
 		_cleanup_free_ char *owner = esc_str(e.owner);
 		if (oct_start || oct_count)
-			warn(f, line,
+			warn(f, false, line,
 			     "%s's %s has a leading 0, so newuidmap reads it as octal: %" PRIu64
 			     "; write it in decimal",
 			     owner, oct_start ? "start" : "count", oct_start ? start : count);
 		if (count == 0)
-			warn(f, line, "%s has a count of 0, which gives no ids", owner);
+			warn(f, false, line, "%s has a count of 0, which gives no ids", owner);
 		else if (start > PHPC_SUBID_LIMIT - 1 || count > PHPC_SUBID_LIMIT - start)
-			warn(f, line,
+			warn(f, false, line,
 			     "%s's block %" PRIu64 "-%" PRIu64 " ends past 4294967295, the last "
 			     "id: newuidmap cannot map what lies beyond",
 			     owner, start, last_id(start, count));
@@ -222,6 +343,16 @@ static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_
 		f->v = phpc_xrealloc(f->v, *cap * sizeof(*f->v));
 	}
 	f->v[f->n++] = e;
+}
+
+static bool lacks_final_newline(const struct phpc_subid_file *f)
+{
+	return f->len && f->text[f->len - 1] != '\n';
+}
+
+bool phpc_subid_changes(const struct phpc_subid_file *f, size_t n)
+{
+	return n || lacks_final_newline(f);
 }
 
 void phpc_subid_parse(const char *name, const char *text, size_t len, struct phpc_subid_file *f)
@@ -241,6 +372,10 @@ void phpc_subid_parse(const char *name, const char *text, size_t len, struct php
 		parse_line(f, p, (size_t)(le - p), ++f->lines, &cap);
 		p = le + (nl ? 1 : 0);
 	}
+	if (lacks_final_newline(f))
+		warn(f, false, f->lines,
+		     "the last, has no newline at its end: newer shadow-utils (newuidmap, useradd) "
+		     "refuse such a file as \"Non-text file\"; the newline is added");
 }
 
 void phpc_subid_file_clear(struct phpc_subid_file *f)
@@ -251,6 +386,7 @@ void phpc_subid_file_clear(struct phpc_subid_file *f)
 	free(f->text);
 	free(f->name);
 	phpc_strv_clear(&f->warnings);
+	phpc_strv_clear(&f->broken);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -472,21 +608,25 @@ static bool has_numeric(const struct fileidx *x, uint32_t uid)
 	return bsearch(&uid, x->numeric, x->n_numeric, sizeof(*x->numeric), cmp_u32) != NULL;
 }
 
-/* Users, by name and by uid, without the later of two users of one name
- * (getpwnam gives the first that NSS enumerates). */
+/* Users, by name and by uid: every user NSS listed, a name listed twice
+ * with two uids included (both uids are real, and both find entries by
+ * that name). */
 struct users {
 	const struct phpc_subid_user *u;
-	size_t *byname; /* indices of u, by name */
+	size_t *byname; /* indices of u, by name then enumeration order */
 	size_t *byuid;  /* the same indices, by uid then enumeration order */
 	size_t n;
-	struct idref *gids; /* distinct primary gids, sorted */
+	struct idref *gids; /* distinct gids, primary groups' and groups', sorted */
 	size_t n_gids;
 };
 
-/* An id and the first user (index) who has it. */
+/* A gid, with who has it for messages: the first user whose primary group
+ * it is, else the first group listed with it. */
 struct idref {
 	uint32_t id;
-	size_t user;
+	bool group;       /* a group's, not a user's primary one */
+	size_t order;     /* the user's or group's index, in NSS's order */
+	const char *name; /* the user's or group's */
 };
 
 static int cmp_byname(const void *a, const void *b, void *users)
@@ -511,30 +651,32 @@ static int cmp_idref(const void *a, const void *b)
 	const struct idref *x = a, *y = b;
 	if (x->id != y->id)
 		return x->id < y->id ? -1 : 1;
-	return x->user < y->user ? -1 : x->user > y->user;
+	if (x->group != y->group)
+		return x->group ? 1 : -1;
+	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static void users_index(const struct phpc_subid_user *u, size_t n, struct users *us)
+static void users_index(const struct phpc_subid_user *u, size_t n,
+                        const struct phpc_subid_group *groups, size_t n_groups, struct users *us)
 {
 	memset(us, 0, sizeof(*us));
 	us->u = u;
-	size_t *all = phpc_xcalloc(n, sizeof(*all));
-	for (size_t i = 0; i < n; i++)
-		all[i] = i;
-	qsort_r(all, n, sizeof(*all), cmp_byname, (void *)u);
+	us->n = n;
 	us->byname = phpc_xcalloc(n, sizeof(*us->byname));
 	for (size_t i = 0; i < n; i++)
-		if (i == 0 || !streq(u[all[i]].name, u[all[i - 1]].name))
-			us->byname[us->n++] = all[i];
-	free(all);
+		us->byname[i] = i;
+	qsort_r(us->byname, n, sizeof(*us->byname), cmp_byname, (void *)u);
 	us->byuid = phpc_xcalloc(n, sizeof(*us->byuid));
-	memcpy(us->byuid, us->byname, us->n * sizeof(*us->byuid));
-	qsort_r(us->byuid, us->n, sizeof(*us->byuid), cmp_byuid, (void *)u);
-	us->gids = phpc_xcalloc(n, sizeof(*us->gids));
-	for (size_t i = 0; i < us->n; i++)
-		us->gids[i] = (struct idref){u[us->byname[i]].gid, us->byname[i]};
-	qsort(us->gids, us->n, sizeof(*us->gids), cmp_idref);
-	for (size_t i = 0; i < us->n; i++)
+	memcpy(us->byuid, us->byname, n * sizeof(*us->byuid));
+	qsort_r(us->byuid, n, sizeof(*us->byuid), cmp_byuid, (void *)u);
+	size_t n_ids = n + n_groups;
+	us->gids = phpc_xcalloc(n_ids, sizeof(*us->gids));
+	for (size_t i = 0; i < n; i++)
+		us->gids[i] = (struct idref){u[i].gid, false, i, u[i].name};
+	for (size_t i = 0; i < n_groups; i++)
+		us->gids[n + i] = (struct idref){groups[i].gid, true, i, groups[i].name};
+	qsort(us->gids, n_ids, sizeof(*us->gids), cmp_idref);
+	for (size_t i = 0; i < n_ids; i++)
 		if (i == 0 || us->gids[i].id != us->gids[us->n_gids - 1].id)
 			us->gids[us->n_gids++] = us->gids[i];
 }
@@ -570,14 +712,6 @@ static bool gid_below(const void *ctx, size_t i)
 	return k->us->gids[i].id < k->id;
 }
 
-/* The user of this name, or NULL. */
-static const struct phpc_subid_user *user_named(const struct users *us, const char *name)
-{
-	struct user_key k = {us, name, 0};
-	size_t i = count_below(us->n, name_below, &k);
-	return i < us->n && streq(us->u[us->byname[i]].name, name) ? &us->u[us->byname[i]] : NULL;
-}
-
 /* The first position in byuid with a uid >= uid. */
 static size_t uid_lower_bound(const struct users *us, uint64_t uid)
 {
@@ -593,7 +727,7 @@ static const struct phpc_subid_user *uid_within(const struct users *us, uint64_t
 	return i < us->n && us->u[us->byuid[i]].uid < end ? &us->u[us->byuid[i]] : NULL;
 }
 
-/* A distinct primary gid in [first, end), or NULL. */
+/* A distinct gid in [first, end), or NULL. */
 static const struct idref *gid_within(const struct users *us, uint64_t first, uint64_t end)
 {
 	struct user_key k = {us, NULL, first};
@@ -601,30 +735,56 @@ static const struct idref *gid_within(const struct users *us, uint64_t first, ui
 	return i < us->n_gids && us->gids[i].id < end ? &us->gids[i] : NULL;
 }
 
-/* Whether the entry's owner is the user of uid (by one of its names, or as
- * the number), so that the block holding uid is that user's own. */
-static bool owner_has_uid(const struct users *us, const char *owner, uint32_t uid)
+/* The uids that can use an entry with this owner. newuidmap (shadow-utils'
+ * find_range) takes the entries whose owner is the caller's name, or the
+ * caller's uid written as "%lu", or another name of that uid; podman
+ * (containers/storage) those whose owner is the name or the uid written in
+ * decimal. So an owner serves every uid listed under that name, and the
+ * uid it reads as. n: 0, 1, or 2 for two or more (uid[0..n) distinct; a
+ * numeric owner's own uid first). */
+struct claim {
+	size_t n;
+	uint32_t uid[2];
+};
+
+static void claim_add(struct claim *c, uint32_t uid)
 {
-	uint32_t n;
-	if (canonical_uid(owner, &n))
-		return n == uid;
-	const struct phpc_subid_user *u = user_named(us, owner);
-	return u && u->uid == uid;
+	if (c->n < 2 && !(c->n == 1 && c->uid[0] == uid))
+		c->uid[c->n++] = uid;
 }
 
-/* Whether the entry's owner is a user whose primary group is gid. */
+static struct claim owner_claim(const struct users *us, const char *owner)
+{
+	struct claim c = {0};
+	uint32_t n;
+	if (canonical_uid(owner, &n))
+		claim_add(&c, n);
+	struct user_key k = {us, owner, 0};
+	for (size_t i = count_below(us->n, name_below, &k);
+	     i < us->n && c.n < 2 && streq(us->u[us->byname[i]].name, owner); i++)
+		claim_add(&c, us->u[us->byname[i]].uid);
+	return c;
+}
+
+/* Whether an entry with this owner serves uid and no other uid. */
+static bool owner_only(const struct users *us, const char *owner, uint32_t uid)
+{
+	struct claim c = owner_claim(us, owner);
+	return c.n == 1 && c.uid[0] == uid;
+}
+
+/* Whether the entry's owner serves one uid only, and a user of that uid has
+ * gid as primary group, so that the block holding gid is that user's own. */
 static bool owner_has_gid(const struct users *us, const char *owner, uint32_t gid)
 {
-	uint32_t n;
-	if (canonical_uid(owner, &n)) {
-		for (size_t i = uid_lower_bound(us, n); i < us->n && us->u[us->byuid[i]].uid == n;
-		     i++)
-			if (us->u[us->byuid[i]].gid == gid)
-				return true;
+	struct claim c = owner_claim(us, owner);
+	if (c.n != 1)
 		return false;
-	}
-	const struct phpc_subid_user *u = user_named(us, owner);
-	return u && u->gid == gid;
+	for (size_t i = uid_lower_bound(us, c.uid[0]);
+	     i < us->n && us->u[us->byuid[i]].uid == c.uid[0]; i++)
+		if (us->u[us->byuid[i]].gid == gid)
+			return true;
+	return false;
 }
 
 /* ---- the plan ----------------------------------------------------------------------------- */
@@ -659,8 +819,44 @@ static void report_overlaps(const struct fileidx *x, struct phpc_strv *out)
 	}
 }
 
-/* Real ids inside someone else's existing block: uids for subuid, primary
- * gids for subgid. */
+/* Existing entries whose owner serves two uids or more (owner_claim): a
+ * user named 3001 with uid 5000 and the user with uid 3001 both use an
+ * entry "3001:...", and so do two uids that NSS lists under one name. */
+static void report_shared(const struct fileidx *x, const struct users *us, struct phpc_strv *out)
+{
+	for (size_t i = 0; i < x->f->n; i++) {
+		const struct phpc_subid_entry *e = &x->f->v[i];
+		struct claim c = owner_claim(us, e->owner);
+		if (c.n < 2)
+			continue;
+		_cleanup_free_ char *d = describe(e);
+		uint32_t n;
+		_cleanup_free_ char *whose =
+		    canonical_uid(e->owner, &n)
+		        ? phpc_xasprintf("its owner is uid %" PRIu32 " and also the name of the "
+		                         "user with uid %" PRIu32,
+		                         c.uid[0], c.uid[1])
+		        : phpc_xasprintf("NSS lists its owner for uid %" PRIu32
+		                         " and for uid %" PRIu32,
+		                         c.uid[0], c.uid[1]);
+		phpc_strv_addf(out,
+		               "%s: %s: %s: newuidmap and podman let both use that block, and "
+		               "each one's containers can act as the other's; write the uid of the "
+		               "one it belongs to as its owner, or rename the other user",
+		               x->f->name, d, whose);
+	}
+}
+
+/* Whose gid it is, for a message: "primary group of user NAME", "group
+ * NAME". */
+static char *gid_whose(const struct idref *g)
+{
+	_cleanup_free_ char *name = esc_str(g->name);
+	return phpc_xasprintf("%s %s", g->group ? "group" : "primary group of user", name);
+}
+
+/* Real ids inside someone else's existing block: every uid NSS lists for
+ * subuid, every gid (users' primary groups and the groups) for subgid. */
 static void report_ids_inside(const struct fileidx *ux, const struct fileidx *gx,
                               const struct users *us, struct phpc_strv *out)
 {
@@ -669,7 +865,7 @@ static void report_ids_inside(const struct fileidx *ux, const struct fileidx *gx
 		if (i && us->u[us->byuid[i - 1]].uid == u->uid)
 			continue;
 		const struct phpc_subid_entry *e = overlapping(ux, u->uid, (uint64_t)u->uid + 1);
-		if (!e || owner_has_uid(us, e->owner, u->uid))
+		if (!e || owner_only(us, e->owner, u->uid))
 			continue;
 		_cleanup_free_ char *d = describe(e);
 		_cleanup_free_ char *name = esc_str(u->name);
@@ -686,22 +882,36 @@ static void report_ids_inside(const struct fileidx *ux, const struct fileidx *gx
 		if (!e || owner_has_gid(us, e->owner, g->id))
 			continue;
 		_cleanup_free_ char *d = describe(e);
-		_cleanup_free_ char *name = esc_str(us->u[g->user].name);
+		_cleanup_free_ char *whose = gid_whose(g);
 		_cleanup_free_ char *owner = esc_str(e->owner);
 		phpc_strv_addf(out,
-		               "%s: gid %" PRIu32 " (primary group of user %s) lies inside %s: "
-		               "%s's containers can act as that group; change that entry by hand",
-		               gx->f->name, g->id, name, d, owner);
+		               "%s: gid %" PRIu32 " (%s) lies inside %s: %s's containers can act "
+		               "as that group; change that entry by hand",
+		               gx->f->name, g->id, whose, d, owner);
 	}
 }
 
-/* Whether a name can be written as an owner: no ':' or newline, not read
- * as a comment or a NIS line, not too long for the line. */
-static bool name_writable(const char *name)
+/* Why a name cannot be written as the owner of an entry, or NULL. */
+static const char *name_problem(const char *name)
 {
 	size_t n = strlen(name);
-	return n && n <= NAME_MAX_LEN && !strpbrk(name, ":\n\r") && name[0] != '#' &&
-	       name[0] != '+' && name[0] != '-';
+	if (n == 0)
+		return "is empty";
+	if (n > NAME_MAX_LEN)
+		return "is longer than 256 bytes";
+	if (strchr(name, ':'))
+		return "holds a ':', which separates the fields";
+	if (has_control(name, n))
+		return "holds a control character";
+	/* " ann:B:C" is ann's range to podman, which trims each line, and
+	 * " ann"'s to newuidmap */
+	if (space_at(name, n) || space_before(name, n))
+		return "starts or ends with white space, which podman trims from a line and "
+		       "newuidmap does not: the two would read the entry as different users'";
+	if (name[0] == '#' || name[0] == '+' || name[0] == '-')
+		return "starts with '#', '+' or '-', which shadow-utils reads as a comment or a "
+		       "NIS line";
+	return NULL;
 }
 
 /* Why a block cannot go into file x, or NULL. */
@@ -724,9 +934,9 @@ static char *conflict(const struct fileidx *x, bool gids, const struct users *us
 	}
 	const struct idref *g = gid_within(us, first, end);
 	if (g) {
-		_cleanup_free_ char *name = esc_str(us->u[g->user].name);
-		return phpc_xasprintf("would hold gid %" PRIu32 " (primary group of user %s) in %s",
-		                      g->id, name, x->f->name);
+		_cleanup_free_ char *whose = gid_whose(g);
+		return phpc_xasprintf("would hold gid %" PRIu32 " (%s) in %s", g->id, whose,
+		                      x->f->name);
 	}
 	return NULL;
 }
@@ -738,6 +948,25 @@ static void push_new(struct phpc_subid_new **v, size_t *n, const struct phpc_sub
 	(*v)[(*n)++] = (struct phpc_subid_new){u->name, u->uid, start, count};
 }
 
+/* Why a name of uid, which is writable, cannot be an owner for it alone
+ * (owner_claim), or NULL. */
+static char *name_shared(const struct users *us, const char *name, uint32_t uid)
+{
+	struct claim c = owner_claim(us, name);
+	if (c.n == 1)
+		return NULL;
+	uint32_t n;
+	if (canonical_uid(name, &n) && n != uid)
+		return phpc_xasprintf("is a number, which newuidmap and podman read as uid %" PRIu32
+		                      ", so that uid would use the block too",
+		                      n);
+	uint32_t other = c.uid[0] == uid ? c.uid[1] : c.uid[0];
+	return phpc_xasprintf("is also the name NSS lists for uid %" PRIu32 ", and newuidmap and "
+	                      "podman find a user's entries by name, so both uids would use the "
+	                      "block",
+	                      other);
+}
+
 /* One uid in range: the users byuid[from..to) share it. */
 static void plan_uid(const struct fileidx *ux, const struct fileidx *gx, const struct users *us,
                      size_t from, size_t to, const struct phpc_subid_params *p,
@@ -745,12 +974,20 @@ static void plan_uid(const struct fileidx *ux, const struct fileidx *gx, const s
 {
 	const struct phpc_subid_user *first = &us->u[us->byuid[from]], *u = NULL;
 	uint32_t uid = first->uid;
-	bool in_u = has_numeric(ux, uid), in_g = has_numeric(gx, uid);
+	/* an entry counts only when its owner serves this uid alone: one that
+	 * another uid can use too is reported (report_shared), not taken as
+	 * this user's */
+	char num[16];
+	snprintf(num, sizeof(num), "%" PRIu32, uid);
+	bool by_num = owner_only(us, num, uid);
+	bool in_u = by_num && has_numeric(ux, uid), in_g = by_num && has_numeric(gx, uid);
 	for (size_t i = from; i < to; i++) {
 		const struct phpc_subid_user *c = &us->u[us->byuid[i]];
+		if (!owner_only(us, c->name, uid))
+			continue;
 		in_u = in_u || has_owner(ux, c->name);
 		in_g = in_g || has_owner(gx, c->name);
-		if (!u && name_writable(c->name))
+		if (!u && !name_problem(c->name))
 			u = c;
 	}
 	out->users++;
@@ -760,12 +997,13 @@ static void plan_uid(const struct fileidx *ux, const struct fileidx *gx, const s
 		return;
 	_cleanup_free_ char *name = esc_str((u ? u : first)->name);
 	if (!u) {
+		const char *problem = name_problem(first->name);
+		_cleanup_free_ char *why =
+		    problem ? phpc_xstrdup(problem) : name_shared(us, first->name, uid);
 		phpc_strv_addf(&out->left_out,
-		               "user %s (uid %" PRIu32 ") gets no block: its name cannot be "
-		               "written in %s (a ':' or a newline, a leading '#', '+' or '-', or "
-		               "longer than %d bytes); add an entry by hand with the uid as the "
-		               "owner (%" PRIu32 ":START:COUNT)",
-		               name, uid, in_u ? gx->f->name : ux->f->name, NAME_MAX_LEN, uid);
+		               "user %s (uid %" PRIu32 ") gets no block: its name %s; add an entry "
+		               "by hand with the uid as the owner (%" PRIu32 ":START:COUNT)",
+		               name, uid, why, uid);
 		return;
 	}
 	uint64_t start;
@@ -803,6 +1041,7 @@ static void plan_uid(const struct fileidx *ux, const struct fileidx *gx, const s
 
 void phpc_subid_plan(const struct phpc_subid_file *subuid, const struct phpc_subid_file *subgid,
                      const struct phpc_subid_user *users, size_t n,
+                     const struct phpc_subid_group *groups, size_t n_groups,
                      const struct phpc_subid_params *p, struct phpc_subid_plan *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -810,12 +1049,14 @@ void phpc_subid_plan(const struct phpc_subid_file *subuid, const struct phpc_sub
 	struct users us;
 	index_file(subuid, &ux);
 	index_file(subgid, &gx);
-	users_index(users, n, &us);
+	users_index(users, n, groups, n_groups, &us);
 	out->uid_new = phpc_xcalloc(us.n, sizeof(*out->uid_new));
 	out->gid_new = phpc_xcalloc(us.n, sizeof(*out->gid_new));
 
 	report_overlaps(&ux, &out->overlaps);
 	report_overlaps(&gx, &out->overlaps);
+	report_shared(&ux, &us, &out->overlaps);
+	report_shared(&gx, &us, &out->overlaps);
 	report_ids_inside(&ux, &gx, &us, &out->overlaps);
 
 	size_t i = uid_lower_bound(&us, p->uid_min);
@@ -878,17 +1119,12 @@ static void add_lines(struct buf *b, const char *prefix, const struct phpc_subid
 		         v[i].count);
 }
 
-static bool lacks_final_newline(const struct phpc_subid_file *f)
-{
-	return f->len && f->text[f->len - 1] != '\n';
-}
-
 char *phpc_subid_render(const struct phpc_subid_file *f, const struct phpc_subid_new *v, size_t n,
                         size_t *len)
 {
 	struct buf b = {0};
 	buf_add(&b, f->text, f->len);
-	if (n && lacks_final_newline(f))
+	if (lacks_final_newline(f))
 		buf_add(&b, "\n", 1);
 	add_lines(&b, "", v, n);
 	*len = b.n;
@@ -906,7 +1142,7 @@ char *phpc_subid_diff(const struct phpc_subid_file *f, const struct phpc_subid_n
 {
 	struct buf b = {0};
 	buf_add(&b, "", 0);
-	if (!n)
+	if (!phpc_subid_changes(f, n))
 		return b.p;
 	buf_addf(&b, "--- %s\n+++ %s\n", f->name, f->name);
 	if (lacks_final_newline(f)) {

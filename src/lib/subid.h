@@ -35,13 +35,21 @@ struct phpc_subid_file {
 	/* Lines kept as they are but not read as entries, and entries that
 	 * newuidmap cannot use in full: "NAME line N: why, what to do". */
 	struct phpc_strv warnings;
+	/* Lines over which podman or newuidmap refuses the whole file, so that
+	 * no user of the node can start a container: not three fields (podman),
+	 * a NUL byte (newer shadow-utils), longer than 64 KiB (podman). The
+	 * same form; an administrator must fix them. */
+	struct phpc_strv broken;
 };
 
 /* Parses text (len bytes, NULs allowed) as shadow-utils reads a subid file:
  * three fields split on ':', the numbers decimal, 0x hexadecimal or
  * 0-prefixed octal (strtoul's base 0). Blank lines, "#" comments and NIS
  * "+"/"-" lines are not entries; any other line that is not an entry is a
- * warning. Never fails; clear f with phpc_subid_file_clear. */
+ * warning, or in broken when podman or newuidmap refuses the whole file
+ * over it (as podman reads the file: every line). A last line without a
+ * newline is a warning: phpc_subid_render adds it. Never fails; clear f
+ * with phpc_subid_file_clear. */
 void phpc_subid_parse(const char *name, const char *text, size_t len, struct phpc_subid_file *f);
 void phpc_subid_file_clear(struct phpc_subid_file *f);
 
@@ -86,6 +94,12 @@ struct phpc_subid_user {
 	uint32_t gid; /* the primary group's */
 };
 
+/* A group as NSS gives it. */
+struct phpc_subid_group {
+	const char *name;
+	uint32_t gid;
+};
+
 /* An entry to append. */
 struct phpc_subid_new {
 	const char *name; /* points into the users given to phpc_subid_plan */
@@ -101,37 +115,48 @@ struct phpc_subid_plan {
 	/* One line per user in range who gets no block in a file that lacks
 	 * one: why, and what to do. */
 	struct phpc_strv left_out;
-	/* Existing entries that overlap each other, and ids of real users
-	 * (uids in subuid, primary gids in subgid) inside someone's block. */
+	/* Existing entries that overlap each other, entries whose owner serves
+	 * two uids or more, and real ids (uids in subuid; users' primary gids
+	 * and groups' gids in subgid) inside someone's block. */
 	struct phpc_strv overlaps;
 };
 
 /* Decides what to append to subuid and subgid for users[0..n), in the order
- * NSS enumerated them (which decides between a name given twice, and which
- * name of a uid gets the block), with p checked by phpc_subid_params_check.
+ * NSS enumerated them (which decides which name of a uid gets the block),
+ * with p checked by phpc_subid_params_check. Every uid of users and every
+ * gid of users and groups[0..n_groups) is a real id that no block may hold.
  *
- * A user is present in a file when an entry's owner is one of the names of
- * the user's uid or is the uid as a number (what newuidmap accepts); a
- * present user is left alone. A user in [uid_min, uid_max] missing from a
- * file gets p's block there, unless the block would end past 2^32, overlap
- * an existing entry, or hold the uid (subuid) or primary gid (subgid) of a
- * user: then the user gets nothing in either file it lacks (a user with
- * subordinate uids and no gids, or the reverse, cannot start a container)
- * and is reported in left_out. Blocks of distinct uids never overlap each
- * other (both schemes step by at least count). Never fails. */
+ * An owner serves the uids listed under that name and the uid it reads as
+ * ("%lu", as newuidmap and podman compare it). A user is present in a file
+ * when an entry's owner serves the user's uid and no other; a present user
+ * is left alone. A user in [uid_min, uid_max] missing from a file gets p's
+ * block there, under its first name that serves its uid alone, unless it
+ * has none (a number that reads as another uid, a name listed for two
+ * uids), or the block would end past 2^32, overlap an existing entry, or
+ * hold a real uid (subuid) or gid (subgid): then the user gets nothing in
+ * either file it lacks (a user with subordinate uids and no gids, or the
+ * reverse, cannot start a container) and is reported in left_out. Blocks of
+ * distinct uids never overlap each other (both schemes step by at least
+ * count). Never fails. */
 void phpc_subid_plan(const struct phpc_subid_file *subuid, const struct phpc_subid_file *subgid,
                      const struct phpc_subid_user *users, size_t n,
+                     const struct phpc_subid_group *groups, size_t n_groups,
                      const struct phpc_subid_params *p, struct phpc_subid_plan *out);
 void phpc_subid_plan_clear(struct phpc_subid_plan *plan);
 
-/* f's text with "name:start:count\n" appended for each of v[0..n) (after a
- * '\n' when the last line lacked one). Newly allocated, *len bytes. */
+/* Whether phpc_subid_render changes f: n > 0, or a last line without a
+ * newline (newer shadow-utils refuse such a file), which it always ends. */
+bool phpc_subid_changes(const struct phpc_subid_file *f, size_t n);
+
+/* f's text with "name:start:count\n" appended for each of v[0..n), after a
+ * '\n' when the last line lacked one (even when n is 0). Newly allocated,
+ * *len bytes. */
 char *phpc_subid_render(const struct phpc_subid_file *f, const struct phpc_subid_new *v, size_t n,
                         size_t *len);
 
 /* The same change as a unified diff of f->name ("--- NAME", "+++ NAME", one
- * hunk, no context lines) that patch(1) applies; "" when n is 0. Newly
- * allocated. */
+ * hunk, no context lines) that patch(1) applies; "" when there is none
+ * (phpc_subid_changes). Newly allocated. */
 char *phpc_subid_diff(const struct phpc_subid_file *f, const struct phpc_subid_new *v, size_t n);
 
 /* UID_MIN and UID_MAX of a login.defs text (shadow-utils' settings file):

@@ -6,6 +6,7 @@
 #include "error.h"
 #include "fsutil.h"
 #include "phpc-build.h"
+#include "safedir.h"
 #include "shadowlock.h"
 #include "strv.h"
 #include "subid.h"
@@ -14,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -29,7 +31,8 @@
 	"same blocks. Existing lines are never changed; new ones are appended.\n\n"           \
 	"  --scheme multiply|offset  how a block's first id is computed (default multiply)\n" \
 	"     multiply: uid * MULTIPLIER + OFFSET\n"                                          \
-	"     offset:   BASE + (uid - UID_MIN) * COUNT (dense: for 5-digit uids)\n"           \
+	"     offset:   BASE + (uid - UID_MIN) * COUNT (dense: for 5-digit uids),\n"          \
+	"               with UID_MIN given as --uid-min, the same on every node\n"            \
 	"  --multiplier M    multiply's factor (default 65536; at least --count)\n"           \
 	"  --offset O        multiply's offset (default 0)\n"                                 \
 	"  --base B          offset's first id (default 100000)\n"                            \
@@ -39,6 +42,10 @@
 	"  --uid-max U       highest (default UID_MAX of /etc/login.defs, else 60000)\n"      \
 	"  --subuid FILE     the file of subordinate uids (default /etc/subuid)\n"            \
 	"  --subgid FILE     the file of subordinate gids (default /etc/subgid)\n"            \
+	"  --min-users N     fail, writing nothing, when NSS lists fewer than N users\n"      \
+	"                    (all of them, system users too): glibc lists what the\n"         \
+	"                    sources it reaches have, so an LDAP server that is down\n"       \
+	"                    is a short list, not an error (default 0)\n"                     \
 	"  --dry-run         print what would be appended, as a diff; write nothing\n"        \
 	"  --help, --version\n\n"                                                             \
 	"A multiplier smaller than the count is refused: the blocks of adjacent uids\n"       \
@@ -46,61 +53,105 @@
 	"its processes. With --multiplier 10000 keep --count 10000, or use --scheme\n"        \
 	"offset. A block that would end past 4294967295 is not written.\n\n"                  \
 	"Writes under the locks useradd takes (lckpwdf, FILE.lock), each file replaced\n"     \
-	"atomically with its mode and owner kept, and only when something is added.\n\n"      \
-	"Exit status: 0 every user in range has a block in both files; 1 an error,\n"         \
-	"nothing written; 2 written, but users were left out or overlaps were found\n"        \
+	"atomically with its mode and owner kept, and only when something is added\n"         \
+	"(or its last newline is missing). As root, each file's directory, and those\n"       \
+	"on the way to it, must be root's and not writable by others.\n\n"                    \
+	"Exit status: 0 every user in range has an entry in both files, nothing to\n"         \
+	"report; 1 an error, nothing written (but when only subgid failed, subuid is\n"       \
+	"written, and the next run completes subgid); 2 written, but users were left\n"       \
+	"out, overlaps were found, or lines make podman or newuidmap refuse a file\n"         \
 	"(the warnings say which and what to do). See docs/subid.md.\n"
 
 #define PROG "podman-hpc-subid"
 
-/* Users as NSS lists them. */
-struct userlist {
-	struct phpc_subid_user *v;
-	size_t n, cap;
-	struct phpc_strv names; /* owns the names v points to */
+/* Users and groups as NSS lists them. */
+struct nsslist {
+	struct phpc_subid_user *users;
+	size_t n_users, cap_users;
+	struct phpc_subid_group *groups;
+	size_t n_groups, cap_groups;
+	struct phpc_strv names; /* owns the names users and groups point to */
 };
 
-static void userlist_clear(struct userlist *ul)
+static void nsslist_clear(struct nsslist *l)
 {
-	free(ul->v);
-	phpc_strv_clear(&ul->names);
+	free(l->users);
+	free(l->groups);
+	phpc_strv_clear(&l->names);
 }
 
-/* Every user of every NSS source (setpwent/getpwent: files, LDAP, SSSD
- * with enumerate = true, extrausers). An error other than the end of the
- * list fails the run: better nothing written than a decision on part of
- * the users. */
-static int enumerate_users(struct userlist *ul, struct phpc_error **err)
+static const char *nsslist_name(struct nsslist *l, const char *name)
+{
+	phpc_strv_add(&l->names, name);
+	return l->names.v[l->names.n - 1];
+}
+
+/* Room for one more element of *v (n used of *cap). */
+static void *grow(void *v, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return v;
+	*cap = *cap ? *cap * 2 : 1024;
+	return phpc_xrealloc(v, *cap * size);
+}
+
+/* What getpwent_r's or getgrent_r's result e (with an entry or not: got)
+ * means: 1 take the entry, 2 call again (ERANGE: *buf is now twice the
+ * size, up to max), 0 the end of the list, < 0 an error. */
+static int nss_step(int e, bool got, char **buf, size_t *size, size_t max, const char *what,
+                    struct phpc_error **err)
+{
+	if (e == ERANGE && *size < max) {
+		*size *= 2;
+		free(*buf);
+		*buf = phpc_xmalloc(*size);
+		return 2;
+	}
+	if (e == ENOENT || (e == 0 && !got))
+		return 0;
+	if (e != 0)
+		return phpc_error_errno(err, e, "cannot list the %s through NSS", what);
+	return 1;
+}
+
+/* Every user and group of every NSS source (setpwent/getpwent_r,
+ * setgrent/getgrent_r: files, LDAP, SSSD with enumerate = true,
+ * extrausers). An error that glibc reports fails the run; glibc reports a
+ * source that is unavailable (an LDAP server down) as the end of the list,
+ * so the list may be short without an error: --min-users is the guard. */
+static int enumerate(struct nsslist *l, struct phpc_error **err)
 {
 	size_t size = 4096;
 	_cleanup_free_ char *buf = phpc_xmalloc(size);
-	int r = 0;
+	int r = 1;
 	setpwent();
-	for (;;) {
+	while (r > 0) {
 		struct passwd pw, *res = NULL;
 		int e = getpwent_r(&pw, buf, size, &res);
-		if (e == ERANGE && size < (1 << 20)) {
-			size *= 2;
-			free(buf);
-			buf = phpc_xmalloc(size);
+		r = nss_step(e, res, &buf, &size, 1 << 20, "users", err);
+		if (r != 1)
 			continue;
-		}
-		if (e == ENOENT || (e == 0 && !res))
-			break;
-		if (e != 0) {
-			r = phpc_error_errno(err, e,
-			                     "cannot list the users through NSS (getpwent)");
-			break;
-		}
-		if (ul->n == ul->cap) {
-			ul->cap = ul->cap ? ul->cap * 2 : 1024;
-			ul->v = phpc_xrealloc(ul->v, ul->cap * sizeof(*ul->v));
-		}
-		phpc_strv_add(&ul->names, pw.pw_name);
-		ul->v[ul->n++] = (struct phpc_subid_user){
-		    .name = ul->names.v[ul->names.n - 1], .uid = pw.pw_uid, .gid = pw.pw_gid};
+		l->users = grow(l->users, l->n_users, &l->cap_users, sizeof(*l->users));
+		l->users[l->n_users++] = (struct phpc_subid_user){
+		    .name = nsslist_name(l, pw.pw_name), .uid = pw.pw_uid, .gid = pw.pw_gid};
 	}
 	endpwent();
+	if (r < 0)
+		return r;
+	/* (a group lists its members: a large one needs a large buffer) */
+	r = 1;
+	setgrent();
+	while (r > 0) {
+		struct group gr, *res = NULL;
+		int e = getgrent_r(&gr, buf, size, &res);
+		r = nss_step(e, res, &buf, &size, 1 << 26, "groups", err);
+		if (r != 1)
+			continue;
+		l->groups = grow(l->groups, l->n_groups, &l->cap_groups, sizeof(*l->groups));
+		l->groups[l->n_groups++] = (struct phpc_subid_group){
+		    .name = nsslist_name(l, gr.gr_name), .gid = gr.gr_gid};
+	}
+	endgrent();
 	return r;
 }
 
@@ -125,7 +176,14 @@ static void target_clear(struct target *t)
 	free(t->base);
 }
 
-static int target_open(struct target *t, const char *path, const char *opt, struct phpc_error **err)
+/* Opens the file's directory. checked (root, writing): the directory and
+ * every one on the way to it must be root's and not writable by others (a
+ * sticky one on the way, as /tmp, is fine), or the run is refused: the
+ * locks (shadowlock.c) and the checks name files by path, and whoever can
+ * rename a directory on that path can swap what root locks, reads and
+ * replaces. */
+static int target_open(struct target *t, const char *path, const char *opt, bool checked,
+                       struct phpc_error **err)
 {
 	t->path = path;
 	t->opt = opt;
@@ -137,6 +195,16 @@ static int target_open(struct target *t, const char *path, const char *opt, stru
 	_cleanup_free_ char *dir = !slash          ? phpc_xstrdup(".")
 	                           : slash == path ? phpc_xstrdup("/")
 	                                           : phpc_xstrndup(path, (size_t)(slash - path));
+	if (checked) {
+		_cleanup_free_ char *cwd = dir[0] == '/' ? NULL : getcwd(NULL, 0);
+		if (dir[0] != '/' && !cwd)
+			return phpc_error_errno(
+			    err, errno, "%s %s: cannot tell the current directory", opt, path);
+		_cleanup_free_ char *abs =
+		    cwd ? phpc_xasprintf("%s/%s", cwd, dir) : phpc_xstrdup(dir);
+		t->dirfd = phpc_dir_open(abs, PHPC_DIR_SERVICE, 0, opt, err);
+		return t->dirfd < 0 ? t->dirfd : 0;
+	}
 	t->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (t->dirfd < 0)
 		return phpc_error_errno(err, errno, "%s %s: cannot open its directory %s", opt,
@@ -179,7 +247,7 @@ static bool in_etc(const struct target *t)
 static int target_write(struct target *t, const struct phpc_subid_new *v, size_t n,
                         struct phpc_error **err)
 {
-	if (!n)
+	if (!phpc_subid_changes(&t->file, n))
 		return 0;
 	size_t len = 0;
 	_cleanup_free_ char *data = phpc_subid_render(&t->file, v, n, &len);
@@ -217,6 +285,7 @@ static void print_all(FILE *out, const char *prefix, const struct phpc_strv *v)
 struct options {
 	struct phpc_subid_params p;
 	const char *subuid, *subgid;
+	uint64_t min_users;
 	bool dry_run;
 	bool given_multiplier, given_offset, given_base, given_uid_min, given_uid_max;
 };
@@ -231,6 +300,7 @@ enum {
 	O_UMAX,
 	O_SUBUID,
 	O_SUBGID,
+	O_MIN_USERS,
 	O_DRY,
 	O_HELP,
 	O_VERSION
@@ -249,6 +319,7 @@ static int parse_options(int argc, char **argv, struct options *o, struct phpc_e
 	    {"uid-max", required_argument, NULL, O_UMAX},
 	    {"subuid", required_argument, NULL, O_SUBUID},
 	    {"subgid", required_argument, NULL, O_SUBGID},
+	    {"min-users", required_argument, NULL, O_MIN_USERS},
 	    {"dry-run", no_argument, NULL, O_DRY},
 	    {"help", no_argument, NULL, O_HELP},
 	    {"version", no_argument, NULL, O_VERSION},
@@ -304,6 +375,9 @@ static int parse_options(int argc, char **argv, struct options *o, struct phpc_e
 		case O_SUBGID:
 			o->subgid = optarg;
 			break;
+		case O_MIN_USERS:
+			r = parse_u64("--min-users", optarg, UINT32_MAX, &o->min_users, err);
+			break;
 		case O_DRY:
 			o->dry_run = true;
 			break;
@@ -336,6 +410,16 @@ static int parse_options(int argc, char **argv, struct options *o, struct phpc_e
 		return phpc_error_set(err, EINVAL,
 		                      "--base belongs to --scheme offset; --scheme multiply takes "
 		                      "--multiplier and --offset");
+	/* offset's blocks are counted from uid_min: taken from each node's
+	 * login.defs, nodes whose UID_MIN differ would give one uid different
+	 * blocks, and one block to different uids */
+	if (o->p.scheme == PHPC_SUBID_OFFSET && !o->given_uid_min)
+		return phpc_error_set(
+		    err, EINVAL,
+		    "--scheme offset needs --uid-min: its blocks are counted from "
+		    "that uid, and every node must count from the same one "
+		    "(UID_MIN of each node's /etc/login.defs may differ); give "
+		    "the lowest uid of the site's users, the same on every node");
 	return 0;
 }
 
@@ -362,7 +446,17 @@ static int login_defs_range(struct options *o, struct phpc_error **err)
 	return 0;
 }
 
-/* 0: all is well; 2: done, with users left out or overlaps; < 0: error. */
+static int needs_root(const char *what, struct phpc_error **err)
+{
+	return phpc_error_set(err, EPERM,
+	                      "writing %s needs root: run it as root, add --dry-run to see what "
+	                      "it would add, or give --subuid FILE --subgid FILE to write files "
+	                      "of yours",
+	                      what);
+}
+
+/* 0: all is well; 2: done, with users left out, overlaps or lines that
+ * break a file; < 0: error. */
 static int run(int argc, char **argv, struct phpc_error **err)
 {
 	struct options o = {
@@ -376,14 +470,13 @@ static int run(int argc, char **argv, struct phpc_error **err)
 	int r = parse_options(argc, argv, &o, err);
 	if (r != 0)
 		return r < 0 ? r : 0;
-	if (geteuid() != 0 && !o.dry_run && (!o.subuid || !o.subgid))
-		return phpc_error_set(err, EPERM,
-		                      "writing %s%s%s needs root: run it as root, add --dry-run to "
-		                      "see what it would add, or give --subuid FILE --subgid FILE "
-		                      "to write files of yours",
-		                      o.subuid ? "" : "/etc/subuid",
-		                      !o.subuid && !o.subgid ? " and " : "",
-		                      o.subgid ? "" : "/etc/subgid");
+	bool root = geteuid() == 0;
+	if (!root && !o.dry_run && (!o.subuid || !o.subgid)) {
+		_cleanup_free_ char *what = phpc_xasprintf("%s%s%s", o.subuid ? "" : "/etc/subuid",
+		                                           !o.subuid && !o.subgid ? " and " : "",
+		                                           o.subgid ? "" : "/etc/subgid");
+		return needs_root(what, err);
+	}
 	r = login_defs_range(&o, err);
 	if (r == 0)
 		r = phpc_subid_params_check(&o.p, err);
@@ -392,20 +485,32 @@ static int run(int argc, char **argv, struct phpc_error **err)
 
 	/* NSS first and outside the locks: LDAP can be slow, and useradd
 	 * must not wait for it */
-	_cleanup_(userlist_clear) struct userlist users = {0};
-	r = enumerate_users(&users, err);
+	_cleanup_(nsslist_clear) struct nsslist nss = {0};
+	r = enumerate(&nss, err);
 	if (r < 0)
 		return r;
+	if (nss.n_users < o.min_users)
+		return phpc_error_set(err, EIO,
+		                      "NSS listed %zu users, fewer than --min-users %" PRIu64
+		                      ": a source of users (LDAP, SSSD) may be unreachable, which "
+		                      "glibc does not report as an error; nothing written (compare "
+		                      "getent passwd | wc -l)",
+		                      nss.n_users, o.min_users);
 
 	_cleanup_(phpc_shadow_unlock_db) bool db_locked = false;
 	_cleanup_(target_clear) struct target tu = {.dirfd = -1};
 	_cleanup_(target_clear) struct target tg = {.dirfd = -1};
-	r = target_open(&tu, o.subuid ? o.subuid : "/etc/subuid", "--subuid", err);
+	bool checked = root && !o.dry_run;
+	r = target_open(&tu, o.subuid ? o.subuid : "/etc/subuid", "--subuid", checked, err);
 	if (r < 0)
 		return r;
-	r = target_open(&tg, o.subgid ? o.subgid : "/etc/subgid", "--subgid", err);
+	r = target_open(&tg, o.subgid ? o.subgid : "/etc/subgid", "--subgid", checked, err);
 	if (r < 0)
 		return r;
+	/* a file in /etc is written under lckpwdf, which only root can take
+	 * (its lock file is root's): say so rather than time out on it */
+	if (!root && !o.dry_run && (in_etc(&tu) || in_etc(&tg)))
+		return needs_root(in_etc(&tu) ? tu.path : tg.path, err);
 	struct stat su, sg;
 	if (fstatat(tu.dirfd, tu.base, &su, 0) == 0 && fstatat(tg.dirfd, tg.base, &sg, 0) == 0 &&
 	    su.st_dev == sg.st_dev && su.st_ino == sg.st_ino)
@@ -432,8 +537,11 @@ static int run(int argc, char **argv, struct phpc_error **err)
 		return r;
 
 	_cleanup_(phpc_subid_plan_clear) struct phpc_subid_plan plan = {0};
-	phpc_subid_plan(&tu.file, &tg.file, users.v, users.n, &o.p, &plan);
+	phpc_subid_plan(&tu.file, &tg.file, nss.users, nss.n_users, nss.groups, nss.n_groups, &o.p,
+	                &plan);
 
+	print_all(stderr, PROG ": warning: ", &tu.file.broken);
+	print_all(stderr, PROG ": warning: ", &tg.file.broken);
 	print_all(stderr, PROG ": warning: ", &tu.file.warnings);
 	print_all(stderr, PROG ": warning: ", &tg.file.warnings);
 	print_all(stderr, PROG ": warning: ", &plan.overlaps);
@@ -457,14 +565,15 @@ static int run(int argc, char **argv, struct phpc_error **err)
 			return r;
 	}
 	/* with --dry-run, stdout is the diff alone */
+	size_t bad = tu.file.broken.n + tg.file.broken.n;
 	fprintf(o.dry_run ? stderr : stdout,
 	        PROG ": %zu users with uids %" PRIu32 "-%" PRIu32 ": %s %s %zu, %zu had one; "
-	             "%s %s %zu, %zu had one; %zu left out, %zu overlaps%s\n",
+	             "%s %s %zu, %zu had one; %zu left out, %zu overlaps, %zu bad lines%s\n",
 	        plan.users, o.p.uid_min, o.p.uid_max, tu.path, o.dry_run ? "would add" : "added",
 	        plan.n_uid_new, plan.had_uid, tg.path, o.dry_run ? "would add" : "added",
-	        plan.n_gid_new, plan.had_gid, plan.left_out.n, plan.overlaps.n,
+	        plan.n_gid_new, plan.had_gid, plan.left_out.n, plan.overlaps.n, bad,
 	        o.dry_run ? " (dry run: nothing written)" : "");
-	return plan.left_out.n || plan.overlaps.n ? 2 : 0;
+	return plan.left_out.n || plan.overlaps.n || bad ? 2 : 0;
 }
 
 int main(int argc, char **argv)

@@ -1,15 +1,69 @@
 /* The subordinate id file parser (src/lib/subid.c), and what the manager
  * does with what it parsed: the input is both /etc/subuid and /etc/subgid,
- * its entries' owners are users (with uids and gids drawn from their
- * numbers, so that blocks meet entries), and the plan's output is checked:
- * the rendered file starts with the input, byte for byte; new blocks end by
- * 2^32 and overlap neither each other nor an entry. The input is also read
- * as login.defs. */
+ * its entries' owners are users and groups (with ids drawn from their
+ * numbers, so that blocks meet entries and ids), and the plan's output is
+ * checked: the rendered file starts with the input, byte for byte; new
+ * blocks end by 2^32, overlap neither each other nor an entry, hold no real
+ * uid (a user's) or gid (a user's or a group's), and the only uid that can
+ * use one (by its owner's name, or its owner read as a uid, as newuidmap
+ * and podman match owners) is the uid it was made for. The input is also
+ * read as login.defs. */
 #include "fuzz.h"
 #include "subid.h"
 
-static void check_new(const struct phpc_subid_file *f, const struct phpc_subid_new *v, size_t n)
+/* The uid an owner reads as for newuidmap ("%lu" of the caller's uid) and
+ * for podman (decimal): digits without a leading zero, below 2^32. */
+static bool reads_as_uid(const char *s, uint32_t *uid)
 {
+	size_t n = strlen(s);
+	if (n == 0 || n > 10 || (s[0] == '0' && n > 1) || strspn(s, "0123456789") != n)
+		return false;
+	unsigned long long v = strtoull(s, NULL, 10);
+	*uid = (uint32_t)v;
+	return v <= UINT32_MAX;
+}
+
+/* Whether podman and newuidmap read a line "name:..." as the same owner's,
+ * and as one entry: no ':', no control character, no white space at either
+ * end (podman trims it). ASCII only: the oracle of the common cases. */
+static bool name_reads_alike(const char *s)
+{
+	size_t n = strlen(s);
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == ':' || (unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return n && s[0] != ' ' && s[n - 1] != ' ';
+}
+
+struct world {
+	const struct phpc_subid_file *f;
+	const struct phpc_subid_user *users;
+	size_t n;
+	const struct phpc_subid_group *groups;
+	size_t n_groups;
+};
+
+static bool within(uint64_t id, const struct phpc_subid_new *v)
+{
+	return id >= v->start && id < v->start + v->count;
+}
+
+/* Whether a block holds a real id: any user's uid (subuid), any user's or
+ * group's gid (subgid). */
+static bool holds_real_id(const struct world *w, const struct phpc_subid_new *v, bool gids)
+{
+	for (size_t j = 0; j < w->n; j++)
+		if (within(gids ? w->users[j].gid : w->users[j].uid, v))
+			return true;
+	for (size_t j = 0; gids && j < w->n_groups; j++)
+		if (within(w->groups[j].gid, v))
+			return true;
+	return false;
+}
+
+static void check_new(const struct world *w, const struct phpc_subid_new *v, size_t n, bool gids)
+{
+	const struct phpc_subid_file *f = w->f;
 	for (size_t i = 0; i < n; i++) {
 		if (v[i].start + v[i].count > PHPC_SUBID_LIMIT)
 			__builtin_trap();
@@ -19,6 +73,16 @@ static void check_new(const struct phpc_subid_file *f, const struct phpc_subid_n
 			if (f->v[j].count && v[i].start < f->v[j].start + f->v[j].count &&
 			    f->v[j].start < v[i].start + v[i].count)
 				__builtin_trap();
+		/* the uids that can use the entry, by its owner's name or as a
+		 * number, are exactly its own */
+		uint32_t as_uid;
+		if (reads_as_uid(v[i].name, &as_uid) && as_uid != v[i].uid)
+			__builtin_trap();
+		for (size_t j = 0; j < w->n; j++)
+			if (streq(w->users[j].name, v[i].name) && w->users[j].uid != v[i].uid)
+				__builtin_trap();
+		if (!name_reads_alike(v[i].name) || holds_real_id(w, &v[i], gids))
+			__builtin_trap();
 	}
 	size_t len = 0;
 	char *text = phpc_subid_render(f, v, n, &len);
@@ -28,13 +92,12 @@ static void check_new(const struct phpc_subid_file *f, const struct phpc_subid_n
 	free(phpc_subid_diff(f, v, n));
 }
 
-static void plan(const struct phpc_subid_file *f, const struct phpc_subid_user *users, size_t n,
-                 const struct phpc_subid_params *p)
+static void plan(const struct world *w, const struct phpc_subid_params *p)
 {
 	struct phpc_subid_plan pl;
-	phpc_subid_plan(f, f, users, n, p, &pl);
-	check_new(f, pl.uid_new, pl.n_uid_new);
-	check_new(f, pl.gid_new, pl.n_gid_new);
+	phpc_subid_plan(w->f, w->f, w->users, w->n, w->groups, w->n_groups, p, &pl);
+	check_new(w, pl.uid_new, pl.n_uid_new, false);
+	check_new(w, pl.gid_new, pl.n_gid_new, true);
 	phpc_subid_plan_clear(&pl);
 }
 
@@ -43,13 +106,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct phpc_subid_file f;
 	phpc_subid_parse("/etc/subuid", (const char *)data, size, &f);
 
-	enum { MAX_USERS = 64 };
-	struct phpc_subid_user users[MAX_USERS + 3] = {
-	    {"alice", 1001, 1001}, {"bob", 1002, 100}, {"1003", 1003, 1003}};
-	size_t n = 3;
+	enum { MAX_USERS = 64, FIXED = 9 };
+	/* and some that newuidmap or podman could mistake: a number that is
+	 * another uid, one name listed for two uids, white space at an end */
+	struct phpc_subid_user users[MAX_USERS + FIXED] = {
+	    {"alice", 1001, 1001}, {"bob", 1002, 100},    {"1003", 1003, 1003},
+	    {"1004", 2004, 2004},  {"carl", 1004, 1004},  {"dup", 1005, 1005},
+	    {"dup", 1006, 1006},   {"01007", 1007, 1007}, {"eve ", 1008, 1008},
+	};
+	size_t n = FIXED;
 	for (size_t i = 0; i < f.n && n < ARRAY_SIZE(users); i++)
 		users[n++] = (struct phpc_subid_user){
 		    f.v[i].owner, (uint32_t)(1000 + f.v[i].start % 2000), (uint32_t)f.v[i].count};
+	/* groups with gids anywhere, where blocks are */
+	struct phpc_subid_group groups[MAX_USERS];
+	size_t n_groups = 0;
+	for (size_t i = 0; i < f.n && n_groups < ARRAY_SIZE(groups); i++)
+		groups[n_groups++] = (struct phpc_subid_group){
+		    f.v[i].owner, (uint32_t)(f.v[i].start + f.v[i].count)};
+	struct world w = {&f, users, n, groups, n_groups};
 	struct phpc_subid_params p = {
 	    .scheme = PHPC_SUBID_MULTIPLY,
 	    .multiplier = PHPC_SUBID_DEFAULT_MULTIPLIER,
@@ -59,12 +134,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    .uid_max = 2999,
 	};
 	if (phpc_subid_params_check(&p, NULL) == 0)
-		plan(&f, users, n, &p);
+		plan(&w, &p);
 	p.scheme = PHPC_SUBID_OFFSET;
 	p.count = 1000;
 	p.base = 3000;
 	if (phpc_subid_params_check(&p, NULL) == 0)
-		plan(&f, users, n, &p);
+		plan(&w, &p);
 
 	_cleanup_free_ char *text = fuzz_cstr(data, size);
 	uint32_t lo = 1000, hi = 60000;

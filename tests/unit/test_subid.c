@@ -92,18 +92,39 @@ static void test_parse_entries_and_others(void **state)
 	assert_int_equal(f.v[5].line, 15);
 
 	assert_has_line(&f.warnings, "/etc/subuid line 6:", "octal: 128");
-	assert_has_line(&f.warnings, "line 7:", "\"junk\" is not owner:start:count");
-	assert_has_line(&f.warnings, "line 8:", "not owner:start:count");
+	/* lines that are not three fields make podman refuse the whole file:
+	 * a NIS line, a line of one field, a fourth field */
+	assert_has_line(&f.broken, "/etc/subuid line 5:", "\"+nis\" is not three fields",
+	                "podman (containers/storage) refuses the whole file");
+	assert_has_line(&f.broken, "line 7:", "\"junk\" is not three fields");
+	assert_has_line(&f.broken, "line 13:", "\"gina:7:8:extra\" is not three fields");
+	assert_int_equal(f.broken.n, 3);
+	/* three fields podman reads, newuidmap does not */
+	assert_has_line(&f.warnings, "line 8:", "not owner:start:count",
+	                "newuidmap ignores it, and podman fails for the user it names");
 	assert_has_line(&f.warnings, "line 9:", "not owner:start:count");
 	assert_has_line(&f.warnings, "line 10:", "not a number");
 	assert_has_line(&f.warnings, "line 11:", "erin's block 4294967295-4294967296",
 	                "ends past 4294967295");
 	assert_has_line(&f.warnings, "line 12:", "count of 0");
-	assert_has_line(&f.warnings, "line 13:", "more than three fields");
-	/* the \r is shown escaped, not sent to a terminal */
+	/* the \r is shown escaped, not sent to a terminal; podman trims it */
 	assert_has_line(&f.warnings, "line 14:", "crlf:9:10\\x0d", "not a number");
-	/* comments, blank and NIS lines are not warned about */
-	assert_int_equal(f.warnings.n, 9);
+	assert_has_line(&f.warnings, "line 15:", "no newline at its end", "Non-text file",
+	                "the newline is added");
+	/* comments and blank lines are not warned about */
+	assert_int_equal(f.warnings.n, 8);
+	phpc_subid_file_clear(&f);
+
+	/* what podman skips: blank lines (Unicode spaces too), '#' after white
+	 * space; what it trims around three fields, which then reads as another
+	 * owner's than newuidmap's */
+	parse("f", " \xc2\xa0\n  # note\n\talice:1:2\n", &f);
+	assert_int_equal(f.broken.n, 0);
+	/* (to newuidmap, lines that are not entries; to podman, nobody's) */
+	assert_has_line(&f.warnings, "f line 1:", "newuidmap ignores it; kept as it is");
+	assert_has_line(&f.warnings, "f line 2:", "newuidmap ignores it; kept as it is");
+	assert_has_line(&f.warnings, "f line 3: the owner \"\\x09alice\" starts or ends with white "
+	                             "space, which podman trims and newuidmap does not");
 	phpc_subid_file_clear(&f);
 }
 
@@ -116,7 +137,9 @@ static void test_parse_nul_and_long_lines(void **state)
 	assert_int_equal(f.n, 2);
 	assert_string_equal(f.v[0].owner, "alice");
 	assert_int_equal(f.v[0].count, 2);
-	assert_has_line(&f.warnings, "f line 1:", "NUL byte");
+	assert_has_line(&f.broken, "f line 1:", "NUL byte", "refuse the whole file",
+	                "Non-text file");
+	assert_int_equal(f.broken.n, 1);
 	/* the text is kept whole, NUL included */
 	assert_int_equal(f.len, sizeof(text) - 1);
 	assert_memory_equal(f.text, text, sizeof(text) - 1);
@@ -128,6 +151,17 @@ static void test_parse_nul_and_long_lines(void **state)
 	parse("f", big, &f);
 	assert_int_equal(f.n, 0);
 	assert_has_line(&f.warnings, "longer than the 1023 bytes");
+	assert_int_equal(f.broken.n, 0);
+	phpc_subid_file_clear(&f);
+	free(big);
+
+	/* past podman's 64 KiB a line: it stops reading there */
+	big = phpc_xmalloc(70000);
+	memset(big, 'a', 69990);
+	memcpy(big + 69990, ":1:2\n", 6);
+	parse("f", big, &f);
+	assert_has_line(&f.broken, "f line 1:", "longer than the 64 KiB podman reads");
+	assert_int_equal(f.broken.n, 1);
 	phpc_subid_file_clear(&f);
 	free(big);
 }
@@ -279,12 +313,20 @@ struct world {
 	struct phpc_subid_plan plan;
 };
 
-static void plan(struct world *w, const char *subuid, const char *subgid,
-                 const struct phpc_subid_user *users, size_t n, const struct phpc_subid_params *p)
+static void plan_groups(struct world *w, const char *subuid, const char *subgid,
+                        const struct phpc_subid_user *users, size_t n,
+                        const struct phpc_subid_group *groups, size_t n_groups,
+                        const struct phpc_subid_params *p)
 {
 	parse("/etc/subuid", subuid, &w->u);
 	parse("/etc/subgid", subgid, &w->g);
-	phpc_subid_plan(&w->u, &w->g, users, n, p, &w->plan);
+	phpc_subid_plan(&w->u, &w->g, users, n, groups, n_groups, p, &w->plan);
+}
+
+static void plan(struct world *w, const char *subuid, const char *subgid,
+                 const struct phpc_subid_user *users, size_t n, const struct phpc_subid_params *p)
+{
+	plan_groups(w, subuid, subgid, users, n, NULL, 0, p);
 }
 
 static void world_clear(struct world *w)
@@ -355,13 +397,87 @@ static void test_plan_present_by_name_or_number(void **state)
 static void test_plan_duplicate_name(void **state)
 {
 	(void)state;
-	/* files then LDAP with the same name: getpwnam gives the first */
-	const struct phpc_subid_user users[] = {{"alice", 1001, 1001}, {"alice", 1500, 1500}};
+	/* files then LDAP with the same name and the same uid: one user */
+	const struct phpc_subid_user same[] = {{"alice", 1001, 1001}, {"alice", 1001, 1001}};
 	struct world w;
-	plan(&w, "", "", users, ARRAY_SIZE(users), &defaults);
+	plan(&w, "", "", same, ARRAY_SIZE(same), &defaults);
 	assert_int_equal(w.plan.users, 1);
 	assert_int_equal(w.plan.n_uid_new, 1);
-	assert_int_equal(w.plan.uid_new[0].uid, 1001);
+	assert_int_equal(w.plan.left_out.n + w.plan.overlaps.n, 0);
+	world_clear(&w);
+
+	/* the same name with two uids: a job of uid 1500 (its uid from another
+	 * node) finds its entries by the name getpwuid gives, alice, and so
+	 * would use uid 1001's block; neither gets one under that name */
+	const struct phpc_subid_user two[] = {
+	    {"alice", 1001, 1001}, {"alice", 1500, 1500}, {"al", 1500, 1500}};
+	plan(&w, "", "", two, ARRAY_SIZE(two), &defaults);
+	assert_int_equal(w.plan.users, 2);
+	assert_int_equal(w.plan.n_uid_new, 1);
+	/* uid 1500 has a name of its own */
+	assert_string_equal(w.plan.uid_new[0].name, "al");
+	assert_int_equal(w.plan.uid_new[0].uid, 1500);
+	assert_int_equal(w.plan.left_out.n, 1);
+	assert_has_line(&w.plan.left_out, "user alice (uid 1001) gets no block",
+	                "its name is also the name NSS lists for uid 1500", "1001:START:COUNT");
+	world_clear(&w);
+
+	/* an existing entry of that name serves both: reported, and counted
+	 * for neither */
+	plan(&w, "alice:200000:65536\n", "alice:200000:65536\n", two, ARRAY_SIZE(two), &defaults);
+	assert_int_equal(w.plan.had_uid, 0);
+	assert_int_equal(w.plan.n_uid_new, 1);
+	assert_has_line(&w.plan.overlaps, "/etc/subuid: line 1 (alice: 200000-265535)",
+	                "NSS lists its owner for uid 1001 and for uid 1500",
+	                "newuidmap and podman let both use that block");
+	assert_int_equal(w.plan.overlaps.n, 2);
+	world_clear(&w);
+}
+
+/* newuidmap compares an owner with the caller's name and with its uid
+ * written as "%lu"; podman with the name and the uid in decimal. A name
+ * that reads as another uid would give one block to two users. */
+static void test_plan_numeric_names(void **state)
+{
+	(void)state;
+	const struct phpc_subid_user users[] = {{"3001", 5000, 5000},
+	                                        {"carl", 3001, 3001},
+	                                        {"1002", 1002, 1002},
+	                                        {"03003", 5001, 5001}};
+	struct phpc_subid_params p = defaults;
+	p.uid_max = 6000;
+	struct world w;
+	/* case A: "3001:..." for uid 5000 would be carl's too */
+	plan(&w, "", "", users, ARRAY_SIZE(users), &p);
+	assert_int_equal(w.plan.n_uid_new, 3);
+	assert_string_equal(w.plan.uid_new[0].name, "1002"); /* its own uid: fine */
+	assert_string_equal(w.plan.uid_new[1].name, "carl");
+	assert_string_equal(w.plan.uid_new[2].name, "03003"); /* not "%lu" of any uid */
+	assert_int_equal(w.plan.n_gid_new, 3);
+	assert_int_equal(w.plan.left_out.n, 1);
+	assert_has_line(&w.plan.left_out, "user 3001 (uid 5000) gets no block",
+	                "its name is a number, which newuidmap and podman read as uid 3001",
+	                "5000:START:COUNT");
+	world_clear(&w);
+
+	/* case B: an existing "3001:..." is carl's by number and user 3001's by
+	 * name: taken as neither's, and reported */
+	plan(&w, "3001:200000:65536\n", "3001:200000:65536\n", users, ARRAY_SIZE(users), &p);
+	assert_int_equal(w.plan.had_uid, 0);
+	assert_int_equal(w.plan.had_gid, 0);
+	assert_has_line(&w.plan.overlaps, "/etc/subuid: line 1 (3001: 200000-265535)",
+	                "its owner is uid 3001 and also the name of the user with uid 5000");
+	assert_has_line(&w.plan.overlaps, "/etc/subgid: line 1");
+	assert_has_line(&w.plan.left_out, "user 3001 (uid 5000)");
+	for (size_t i = 0; i < w.plan.n_uid_new; i++)
+		assert_string_not_equal(w.plan.uid_new[i].name, "3001");
+	world_clear(&w);
+
+	/* without a user named 3001, "3001:..." is carl's */
+	plan(&w, "3001:200000:65536\n", "3001:200000:65536\n", users + 1, 1, &p);
+	assert_int_equal(w.plan.had_uid, 1);
+	assert_int_equal(w.plan.n_uid_new + w.plan.n_gid_new, 0);
+	assert_int_equal(w.plan.left_out.n + w.plan.overlaps.n, 0);
 	world_clear(&w);
 }
 
@@ -456,6 +572,51 @@ static void test_plan_new_block_holding_real_id(void **state)
 	world_clear(&w);
 }
 
+/* Every gid is a real id, not only users' primary ones: a group's gid
+ * inside a block lets its owner's containers act as that group. And every
+ * uid listed, a second one of a name too. */
+static void test_plan_groups_and_every_uid(void **state)
+{
+	(void)state;
+	const struct phpc_subid_user users[] = {
+	    {"alice", 1001, 1001}, {"bob", 1002, 1002}, {"carol", 1003, 1003}};
+	/* inside alice's computed block, 65601536-65667071, and bob's */
+	const struct phpc_subid_group groups[] = {
+	    {"alice", 1001}, {"staff", 65601700}, {"proj", 65667100}, {"again", 65667100}};
+	struct world w;
+	plan_groups(&w, "", "", users, ARRAY_SIZE(users), groups, ARRAY_SIZE(groups), &defaults);
+	assert_int_equal(w.plan.n_uid_new, 1);
+	assert_string_equal(w.plan.uid_new[0].name, "carol");
+	assert_int_equal(w.plan.n_gid_new, 1);
+	assert_has_line(&w.plan.left_out, "user alice (uid 1001) gets no block",
+	                "would hold gid 65601700 (group staff) in /etc/subgid");
+	assert_has_line(&w.plan.left_out, "user bob", "would hold gid 65667100 (group proj)");
+	world_clear(&w);
+
+	/* an existing entry holding a group's gid is reported; the owner's own
+	 * primary group (listed as a group too) is not */
+	plan_groups(&w, "", "alice:1001:1\nx:65601600:1000\n", users, ARRAY_SIZE(users), groups,
+	            ARRAY_SIZE(groups), &defaults);
+	assert_has_line(&w.plan.overlaps,
+	                "/etc/subgid: gid 65601700 (group staff) lies inside line 2",
+	                "x's containers can act as that group");
+	assert_int_equal(w.plan.overlaps.n, 1);
+	world_clear(&w);
+
+	/* a second bob (another uid, as a shadowed LDAP user would be) whose
+	 * uid lies in alice's block: alice is left out, and that uid is reported
+	 * inside an existing block */
+	const struct phpc_subid_user shadowed[] = {
+	    {"alice", 1001, 1001}, {"bob", 1002, 1002}, {"bob", 65601600, 1002}};
+	plan(&w, "", "", shadowed, ARRAY_SIZE(shadowed), &defaults);
+	assert_has_line(&w.plan.left_out, "user alice (uid 1001) gets no block",
+	                "would hold uid 65601600 of user bob");
+	world_clear(&w);
+	plan(&w, "x:65601536:65536\n", "", shadowed, ARRAY_SIZE(shadowed), &defaults);
+	assert_has_line(&w.plan.overlaps, "uid 65601600 of user bob lies inside line 1");
+	world_clear(&w);
+}
+
 static void test_plan_overflow_left_out(void **state)
 {
 	(void)state;
@@ -489,12 +650,46 @@ static void test_plan_unwritable_names(void **state)
 {
 	(void)state;
 	const struct phpc_subid_user users[] = {
-	    {"a:b", 1001, 1}, {"#c", 1002, 1}, {"+d", 1003, 1}, {"e\nf", 1004, 1}, {"", 1005, 1}};
+	    {"a:b", 1001, 1},
+	    {"#c", 1002, 1},
+	    {"+d", 1003, 1},
+	    {"e\nf", 1004, 1},
+	    {"", 1005, 1},
+	    /* podman trims white space from a line, newuidmap does not: " ann"
+	     * would be ann's range to one and " ann"'s to the other */
+	    {" ann", 1006, 1},
+	    {"ann\t", 1007, 1},
+	    {"ann\xc2\xa0", 1008, 1}, /* U+00A0, which Go's TrimSpace trims */
+	    {"\xe3\x80\x80"
+	     "ann",
+	     1009, 1}, /* U+3000 */
+	    {"a\x7f"
+	     "b",
+	     1010, 1}, /* DEL */
+	    {"a\xc2\x85"
+	     "b",
+	     1011, 1}, /* U+0085, a C1 control */
+	    {"a\rb", 1012, 1},
+	    /* fine: white space inside, other UTF-8 */
+	    {"an n", 1013, 1},
+	    {"\xc3\xa9mile", 1014, 1},
+	};
 	struct world w;
 	plan(&w, "", "", users, ARRAY_SIZE(users), &defaults);
-	assert_int_equal(w.plan.n_uid_new, 0);
-	assert_int_equal(w.plan.left_out.n, 5);
-	assert_has_line(&w.plan.left_out, "user e\\x0af (uid 1004)", "1004:START:COUNT");
+	assert_int_equal(w.plan.n_uid_new, 2);
+	assert_string_equal(w.plan.uid_new[0].name, "an n");
+	assert_string_equal(w.plan.uid_new[1].name, "\xc3\xa9mile");
+	assert_int_equal(w.plan.left_out.n, 12);
+	assert_has_line(&w.plan.left_out, "user e\\x0af (uid 1004)", "holds a control character",
+	                "1004:START:COUNT");
+	assert_has_line(&w.plan.left_out, "user a:b (uid 1001)", "holds a ':'");
+	assert_has_line(&w.plan.left_out, "user #c (uid 1002)", "starts with '#', '+' or '-'");
+	assert_has_line(&w.plan.left_out, "user  ann (uid 1006)",
+	                "starts or ends with white space, which podman trims");
+	assert_has_line(&w.plan.left_out, "(uid 1008)", "starts or ends with white space");
+	assert_has_line(&w.plan.left_out, "(uid 1009)", "starts or ends with white space");
+	assert_has_line(&w.plan.left_out, "(uid 1010)", "control character");
+	assert_has_line(&w.plan.left_out, "(uid 1011)", "control character");
 	world_clear(&w);
 }
 
@@ -514,10 +709,21 @@ static void test_render_keeps_bytes(void **state)
 	assert_string_equal(text + sizeof(old) - 1, "\ncarol:65732608:65536\n");
 	assert_int_equal(len, strlen(text));
 	free(text);
-	/* nothing to add: the very same bytes, the missing newline too */
+	/* nothing to add: the same bytes and the missing newline, which newer
+	 * shadow-utils want ("Non-text file" otherwise) */
+	assert_true(phpc_subid_changes(&w.u, 0));
 	text = phpc_subid_render(&w.u, NULL, 0, &len);
-	assert_int_equal(len, sizeof(old) - 1);
-	assert_memory_equal(text, old, len);
+	assert_int_equal(len, sizeof(old));
+	assert_memory_equal(text, old, sizeof(old) - 1);
+	assert_int_equal(text[len - 1], '\n');
+	free(text);
+	world_clear(&w);
+	/* with its newline, nothing changes */
+	plan(&w, "a:1:2\n", "", users, 0, &defaults);
+	assert_false(phpc_subid_changes(&w.u, 0));
+	assert_false(phpc_subid_changes(&w.g, 0));
+	text = phpc_subid_render(&w.u, NULL, 0, &len);
+	assert_string_equal(text, "a:1:2\n");
 	free(text);
 	world_clear(&w);
 }
@@ -572,6 +778,11 @@ static void test_diff(void **state)
 	d = phpc_subid_diff(&f, one, 1);
 	assert_string_equal(d, "--- /etc/subuid\n+++ /etc/subuid\n@@ -2 +2,2 @@\n-b:3:4\n"
 	                       "\\ No newline at end of file\n+b:3:4\n+carol:10:5\n");
+	free(d);
+	/* the newline alone */
+	d = phpc_subid_diff(&f, NULL, 0);
+	assert_string_equal(d, "--- /etc/subuid\n+++ /etc/subuid\n@@ -2 +2 @@\n-b:3:4\n"
+	                       "\\ No newline at end of file\n+b:3:4\n");
 	free(d);
 	phpc_subid_file_clear(&f);
 }
@@ -650,10 +861,12 @@ int main(void)
 	    cmocka_unit_test(test_plan_fresh),
 	    cmocka_unit_test(test_plan_present_by_name_or_number),
 	    cmocka_unit_test(test_plan_duplicate_name),
+	    cmocka_unit_test(test_plan_numeric_names),
 	    cmocka_unit_test(test_plan_overlap_with_existing),
 	    cmocka_unit_test(test_plan_existing_overlaps),
 	    cmocka_unit_test(test_plan_own_id_inside_own_block),
 	    cmocka_unit_test(test_plan_new_block_holding_real_id),
+	    cmocka_unit_test(test_plan_groups_and_every_uid),
 	    cmocka_unit_test(test_plan_overflow_left_out),
 	    cmocka_unit_test(test_plan_unwritable_names),
 	    cmocka_unit_test(test_render_keeps_bytes),
