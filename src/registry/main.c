@@ -56,6 +56,7 @@ struct opts {
 	struct phpc_registry_site site;
 	const char *config_dir, *unit_dir, *conf_d, *bin;
 	bool no_unit, foreground, unprivileged_port;
+	bool low_port; /* below ip_unprivileged_port_start: only root binds it */
 };
 
 /* net.ipv4.ip_unprivileged_port_start: ports below it only root binds. */
@@ -195,14 +196,16 @@ static int parse_args(int argc, char **argv, struct opts *o, struct phpc_error *
 	int r = phpc_registry_site_check(&o->site, err);
 	if (r < 0)
 		return r;
-	unsigned port = phpc_registry_addr_port(o->site.listen);
-	if (port >= unprivileged_port_start() && !o->unprivileged_port && getuid() == 0)
+	unsigned port = phpc_registry_addr_port(o->site.listen),
+	         low_end = unprivileged_port_start();
+	o->low_port = port < low_end;
+	if (!o->low_port && !o->unprivileged_port && getuid() == 0)
 		return phpc_error_set(
 		    err, EINVAL,
 		    "--listen %s: any user can bind port %u while the registry is "
 		    "down and serve their own images to everyone; use a port below "
 		    "%u (the default is 555), or --unprivileged-port",
-		    o->site.listen, port, unprivileged_port_start());
+		    o->site.listen, port, low_end);
 	return 0;
 }
 
@@ -420,8 +423,7 @@ static int run(int argc, char **argv, struct phpc_error **err)
 	if (!o.foreground)
 		return 0;
 
-	bool low = phpc_registry_addr_port(o.site.listen) < unprivileged_port_start();
-	r = drop_to(uid, gid, o.site.user, low, err);
+	r = drop_to(uid, gid, o.site.user, o.low_port, err);
 	if (r < 0)
 		return r;
 	/* Nothing of the caller's but the terminal: REGISTRY_* variables would

@@ -5,6 +5,9 @@
 # then pulled and run on a compute node, whose requests the registry's log
 # shows coming from that node's address.
 
+# shellcheck source=../lib/registry.bash
+. "$BATS_TEST_DIRNAME/../lib/registry.bash"
+
 setup_file() {
 	[ -e /etc/slurm/.phpc-cluster ] || skip "the simulated cluster is not running (tests/run-all starts it)"
 	cluster=$(cat /etc/slurm/.phpc-cluster)
@@ -14,7 +17,7 @@ setup_file() {
 	chmod 0755 "$base" "$base/squash"
 	export UP_BASE=$base
 	cd / || return
-	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("10.77.0.1", 0)); print(s.getsockname()[1])')
+	port=$(free_port 10.77.0.1)
 	export UP_REG=10.77.0.1:$port
 	local user=()
 	[ "$(id -u)" -eq 0 ] || user=(--user "$(id -un)")
@@ -26,10 +29,7 @@ setup_file() {
 		--registries-conf-dir "$base/home/.config/containers/registries.conf.d" \
 		--foreground "$base/data" >"$base/registry.log" 2>&1 &
 	echo $! >"$base/registry.pid"
-	for _ in $(seq 100); do
-		if (exec 3<>"/dev/tcp/10.77.0.1/$port") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
+	wait_port "$port" 10.77.0.1 && return 0
 	cat "$base/registry.log" >&2
 	return 1
 }

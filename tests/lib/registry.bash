@@ -2,10 +2,24 @@
 # start_registry DIR [ADDR]: starts it on ADDR (127.0.0.1 by default) with its
 # data in DIR, sets REGISTRY=ADDR:PORT. REGISTRY_LOG_LEVEL=info logs every
 # request to DIR/registry.log (registry_requests counts them).
+# free_port [ADDR]: a TCP port nobody listens on at ADDR (127.0.0.1).
+free_port() {
+	python3 -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "${1:-127.0.0.1}"
+}
+
+# wait_port PORT [ADDR]: until something listens there (10 s at most).
+wait_port() {
+	for _ in $(seq 100); do
+		if (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	return 1
+}
+
 start_registry() {
 	local dir=$1 addr=${2:-127.0.0.1} port
 	mkdir -p "$dir/data"
-	port=$(python3 -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$addr")
+	port=$(free_port "$addr")
 	cat >"$dir/config.yml" <<-Y
 	version: 0.1
 	log:
@@ -18,13 +32,10 @@ start_registry() {
 	Y
 	docker-registry serve "$dir/config.yml" >"$dir/registry.log" 2>&1 &
 	echo $! >"$dir/registry.pid"
-	for _ in $(seq 100); do
-		if (exec 3<>"/dev/tcp/$addr/$port") 2>/dev/null; then
-			export REGISTRY=$addr:$port
-			return 0
-		fi
-		sleep 0.1
-	done
+	if wait_port "$port" "$addr"; then
+		export REGISTRY=$addr:$port
+		return 0
+	fi
 	echo "registry did not start: $(cat "$dir/registry.log")" >&2
 	return 1
 }

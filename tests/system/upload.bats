@@ -12,18 +12,6 @@ load ../lib/registry
 # an admin's tool, in sbin: not on an ordinary user's PATH
 PHPC_REGISTRY=${PHPC_REGISTRY:-$(command -v podman-hpc-registry || echo /usr/sbin/podman-hpc-registry)}
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_port() {
-	for _ in $(seq 100); do
-		if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-		sleep 0.1
-	done
-	return 1
-}
-
 # start_site_registry DIR PORT [OPTIONS...]: podman-hpc-registry --foreground
 # with its files under DIR, its data in DIR/data, its registries.conf.d entry
 # where podman reads a user's ($HOME/.config/containers/registries.conf.d).
