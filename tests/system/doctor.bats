@@ -65,17 +65,28 @@ assert_fails() {
 # Runs the test user's doctor in a private mount namespace, after the root
 # commands of $1 (what breaks the node for this test only), with storage of
 # its own; bats's run sets output and status.
+# The doctor's podman info starts the user's rootless pause process, which
+# keeps the mount namespace it was made in and which every later podman of
+# the user joins (through $TMPDIR/podman-run-UID/libpod/tmp/pause.pid when
+# XDG_RUNTIME_DIR is unset, as podman-hpc leaves it). In a namespace with a
+# file bound over /proc/sys/..., runc can no longer mount /proc there. So
+# podman gets a TMPDIR of its own here, and that pause process is stopped.
 user_doctor_in_ns() {
-	local ubase uhome
+	local ubase uhome pid
 	uhome=$(getent passwd "$TEST_USER" | cut -d: -f6)
 	ubase=$(mktemp -d /tmp/phpc-doctor.XXXXXX)
-	chown "$TEST_USER" "$ubase"
+	mkdir "$ubase/tmp"
+	chown "$TEST_USER" "$ubase" "$ubase/tmp"
 	run unshare -m --propagation private bash -c "$1"'
 		cd / && exec runuser -u "$1" -- env -i HOME="$2" USER="$1" PATH=/usr/bin:/bin \
+			TMPDIR="$3/tmp" \
 			PODMANHPC_CONFIG_FILE=/dev/null PODMANHPC_GRAPH_ROOT="$3/storage" \
 			PODMANHPC_RUN_ROOT="$3/run" PODMANHPC_CONFIG_HOME="$3/config" \
 			SQUASH_DIR="$3/squash" "$4" doctor' \
 		bash "$TEST_USER" "$uhome" "$ubase" "$PHPC"
+	for pid in "$ubase"/tmp/podman-run-*/libpod/tmp/pause.pid; do
+		[ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null
+	done
 	rm -rf "$ubase"
 }
 
