@@ -177,8 +177,12 @@ user_doctor_in_ns() {
 	cp /usr/bin/newuidmap "$BATS_TEST_TMPDIR/newuidmap"
 	chmod 0755 "$BATS_TEST_TMPDIR/newuidmap"
 	user_doctor_in_ns "mount --bind $BATS_TEST_TMPDIR/newuidmap /usr/bin/newuidmap"
-	assert_fails newuidmap "/usr/bin/newuidmap is neither setuid root nor has file capabilities" \
+	# podman info cannot make the user's namespace either (none runs yet:
+	# the test's podman has a TMPDIR of its own)
+	assert_fails "newuidmap runtime" \
+		"/usr/bin/newuidmap is neither setuid root nor has file capabilities" \
 		"chmod u+s /usr/bin/newuidmap" "setcap cap_setuid+ep"
+	grep -q '^FAIL  runtime     podman info failed (exit 125): .*/usr/bin/newuidmap.*setuid' <<<"$output"
 }
 
 @test "doctor: /dev/fuse that is not the FUSE device" {
