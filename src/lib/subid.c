@@ -104,26 +104,33 @@ static bool has_control(const char *s, size_t n)
 	return false;
 }
 
+/* How a number was written, beyond its value. */
+struct num_form {
+	bool octal; /* a leading 0: a reader would likely take it for decimal */
+	bool hex;   /* 0x */
+	bool space; /* leading white space */
+};
+
 /* A number as shadow-utils' getulong reads one (strtoul with base 0):
  * leading white space, an optional '+', then 0x hexadecimal, 0 octal or
- * decimal digits up to the end. *octal tells the second form, which a
- * reader of the file would likely take for decimal. */
-static bool parse_num(const char *s, size_t n, uint64_t *out, bool *octal)
+ * decimal digits up to the end. */
+static bool parse_num(const char *s, size_t n, uint64_t *out, struct num_form *form)
 {
 	size_t i = 0;
 	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\v' || s[i] == '\f' ||
 	                 s[i] == '\r' || s[i] == '\n'))
 		i++;
+	*form = (struct num_form){.space = i > 0};
 	if (i < n && s[i] == '+')
 		i++;
 	unsigned base = 10;
-	*octal = false;
 	if (n - i > 1 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
 		base = 16;
+		form->hex = true;
 		i += 2;
 	} else if (n - i > 1 && s[i] == '0') {
 		base = 8;
-		*octal = true;
+		form->octal = true;
 	}
 	if (i >= n)
 		return false;
@@ -289,9 +296,9 @@ static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_
 		return;
 	}
 	uint64_t start, count;
-	bool oct_start, oct_count;
-	if (!parse_num(c1 + 1, (size_t)(c2 - c1 - 1), &start, &oct_start) ||
-	    !parse_num(c2 + 1, (size_t)(end - c2 - 1), &count, &oct_count)) {
+	struct num_form fs, fc;
+	if (!parse_num(c1 + 1, (size_t)(c2 - c1 - 1), &start, &fs) ||
+	    !parse_num(c2 + 1, (size_t)(end - c2 - 1), &count, &fc)) {
 		if (!told) {
 			_cleanup_free_ char *w = phpc_xasprintf(
 			    "has a start or count that is not a number: newuidmap ignores the "
@@ -322,14 +329,26 @@ static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_
 		     "white space by hand",
 		     owner);
 	}
-	if (oct_start || oct_count || count == 0 || start > PHPC_SUBID_LIMIT - 1 ||
+	if (fs.hex || fs.space || fc.hex || fc.space) {
+		/* Debian's podman reads the files through libsubid (shadow-utils'
+		 * parser, as newuidmap); one built without it parses them with
+		 * strconv.Atoi, which takes decimal digits only */
+		const struct num_form *odd = fs.hex || fs.space ? &fs : &fc;
+		_cleanup_free_ char *owner = esc_str(e.owner);
+		warn(f, false, line,
+		     "%s's %s is %s, which newuidmap reads but a podman built without libsubid "
+		     "does not (it then fails for that user); write it in decimal",
+		     owner, odd == &fs ? "start" : "count",
+		     odd->hex ? "hexadecimal" : "preceded by white space");
+	}
+	if (fs.octal || fc.octal || count == 0 || start > PHPC_SUBID_LIMIT - 1 ||
 	    count > PHPC_SUBID_LIMIT - start) {
 		_cleanup_free_ char *owner = esc_str(e.owner);
-		if (oct_start || oct_count)
+		if (fs.octal || fc.octal)
 			warn(f, false, line,
 			     "%s's %s has a leading 0, so newuidmap reads it as octal: %" PRIu64
 			     "; write it in decimal",
-			     owner, oct_start ? "start" : "count", oct_start ? start : count);
+			     owner, fs.octal ? "start" : "count", fs.octal ? start : count);
 		if (count == 0)
 			warn(f, false, line, "%s has a count of 0, which gives no ids", owner);
 		else if (start > PHPC_SUBID_LIMIT - 1 || count > PHPC_SUBID_LIMIT - start)
@@ -616,6 +635,12 @@ struct users {
 	size_t *byname; /* indices of u, by name then enumeration order */
 	size_t *byuid;  /* the same indices, by uid then enumeration order */
 	size_t n;
+	/* by index of u: whether it is the first listed with its uid (what
+	 * getpwuid gives), and the uid of the first listed with its name (what
+	 * getpwnam gives) */
+	bool *uid_first;
+	uint32_t *name_uid;
+	size_t *name_first; /* and the position in byname of the first with its name */
 	struct idref *gids; /* distinct gids, primary groups' and groups', sorted */
 	size_t n_gids;
 };
@@ -669,6 +694,16 @@ static void users_index(const struct phpc_subid_user *u, size_t n,
 	us->byuid = phpc_xcalloc(n, sizeof(*us->byuid));
 	memcpy(us->byuid, us->byname, n * sizeof(*us->byuid));
 	qsort_r(us->byuid, n, sizeof(*us->byuid), cmp_byuid, (void *)u);
+	us->uid_first = phpc_xcalloc(n ? n : 1, sizeof(*us->uid_first));
+	us->name_uid = phpc_xcalloc(n ? n : 1, sizeof(*us->name_uid));
+	us->name_first = phpc_xcalloc(n ? n : 1, sizeof(*us->name_first));
+	for (size_t i = 0; i < n; i++) {
+		size_t a = us->byuid[i], b = us->byname[i];
+		us->uid_first[a] = i == 0 || u[us->byuid[i - 1]].uid != u[a].uid;
+		bool same = i > 0 && streq(u[us->byname[i - 1]].name, u[b].name);
+		us->name_uid[b] = same ? us->name_uid[us->byname[i - 1]] : u[b].uid;
+		us->name_first[b] = same ? us->name_first[us->byname[i - 1]] : i;
+	}
 	size_t n_ids = n + n_groups;
 	us->gids = phpc_xcalloc(n_ids, sizeof(*us->gids));
 	for (size_t i = 0; i < n; i++)
@@ -685,6 +720,9 @@ static void users_clear(struct users *us)
 {
 	free(us->byname);
 	free(us->byuid);
+	free(us->uid_first);
+	free(us->name_uid);
+	free(us->name_first);
 	free(us->gids);
 }
 
@@ -735,13 +773,41 @@ static const struct idref *gid_within(const struct users *us, uint64_t first, ui
 	return i < us->n_gids && us->gids[i].id < end ? &us->gids[i] : NULL;
 }
 
-/* The uids that can use an entry with this owner. newuidmap (shadow-utils'
- * find_range) takes the entries whose owner is the caller's name, or the
- * caller's uid written as "%lu", or another name of that uid; podman
- * (containers/storage) those whose owner is the name or the uid written in
- * decimal. So an owner serves every uid listed under that name, and the
- * uid it reads as. n: 0, 1, or 2 for two or more (uid[0..n) distinct; a
- * numeric owner's own uid first). */
+/* The first user NSS lists with uid, as getpwuid gives it, or NULL. */
+static const struct phpc_subid_user *first_of_uid(const struct users *us, uint32_t uid)
+{
+	size_t i = uid_lower_bound(us, uid);
+	return i < us->n && us->u[us->byuid[i]].uid == uid ? &us->u[us->byuid[i]] : NULL;
+}
+
+/* The first position in byname with that name, or us->n when NSS lists
+ * no user of that name. */
+static size_t name_pos(const struct users *us, const char *name)
+{
+	struct user_key k = {us, name, 0};
+	size_t i = count_below(us->n, name_below, &k);
+	return i < us->n && streq(us->u[us->byname[i]].name, name) ? i : us->n;
+}
+
+/* The uid newuidmap takes the caller of uid for: shadow-utils' find_range
+ * looks up the caller's name (getpwuid's) with getpwnam, which gives the
+ * first uid NSS lists under it. For a name listed for two uids that is the
+ * first one's, so the second uid gets what the first has. */
+static uint32_t effective_uid(const struct users *us, uint32_t uid)
+{
+	const struct phpc_subid_user *f = first_of_uid(us, uid);
+	return f ? us->name_uid[f - us->u] : uid;
+}
+
+/* The uids that can use an entry with this owner, as newuidmap (shadow-
+ * utils' find_range, also podman's through libsubid) and podman's own
+ * parser (containers/storage) match owners:
+ * - both: the owner is the caller's name as getpwuid gives it;
+ * - newuidmap: the owner is "%lu" of the caller's effective_uid, or a name
+ *   getpwnam gives that uid for;
+ * - containers/storage: the owner is the caller's uid in decimal.
+ * n: 0, 1, or 2 for two or more (uid[0..n) distinct; a numeric owner's
+ * own uid first). */
 struct claim {
 	size_t n;
 	uint32_t uid[2];
@@ -753,24 +819,89 @@ static void claim_add(struct claim *c, uint32_t uid)
 		c->uid[c->n++] = uid;
 }
 
-static struct claim owner_claim(const struct users *us, const char *owner)
+/* Adds the uids whose effective_uid is w: every uid whose name (getpwuid's)
+ * is one getpwnam gives w for. */
+static void claim_effective(const struct users *us, uint32_t w, struct claim *c)
+{
+	for (size_t i = uid_lower_bound(us, w); i < us->n && us->u[us->byuid[i]].uid == w; i++) {
+		const char *name = us->u[us->byuid[i]].name;
+		if (us->name_uid[us->byuid[i]] != w)
+			continue;
+		for (size_t j = us->name_first[us->byuid[i]];
+		     j < us->n && c->n < 2 && streq(us->u[us->byname[j]].name, name); j++)
+			if (us->uid_first[us->byname[j]])
+				claim_add(c, us->u[us->byname[j]].uid);
+	}
+}
+
+/* owner_claim with pos = name_pos(us, owner). */
+static struct claim claim_at(const struct users *us, const char *owner, size_t pos)
 {
 	struct claim c = {0};
 	uint32_t n;
-	if (canonical_uid(owner, &n))
+	if (canonical_uid(owner, &n)) {
 		claim_add(&c, n);
-	struct user_key k = {us, owner, 0};
-	for (size_t i = count_below(us->n, name_below, &k);
-	     i < us->n && c.n < 2 && streq(us->u[us->byname[i]].name, owner); i++)
-		claim_add(&c, us->u[us->byname[i]].uid);
+		claim_effective(us, n, &c);
+	}
+	for (size_t i = pos; i < us->n && c.n < 2 && streq(us->u[us->byname[i]].name, owner); i++)
+		if (us->uid_first[us->byname[i]])
+			claim_add(&c, us->u[us->byname[i]].uid);
+	if (pos < us->n)
+		claim_effective(us, us->u[us->byname[pos]].uid, &c);
 	return c;
 }
 
+static struct claim owner_claim(const struct users *us, const char *owner)
+{
+	return claim_at(us, owner, name_pos(us, owner));
+}
+
+/* Whether newuidmap gives uid an entry with this owner (owner_claim), pos
+ * = name_pos(us, owner). */
+static bool serves_at(const struct users *us, const char *owner, size_t pos, uint32_t uid)
+{
+	const struct phpc_subid_user *f = first_of_uid(us, uid);
+	uint32_t e = f ? us->name_uid[f - us->u] : uid, n;
+	return (f && streq(f->name, owner)) || (canonical_uid(owner, &n) && n == e) ||
+	       (pos < us->n && us->u[us->byname[pos]].uid == e);
+}
+
 /* Whether an entry with this owner serves uid and no other uid. */
+static bool only_at(const struct users *us, const char *owner, size_t pos, uint32_t uid)
+{
+	struct claim c = claim_at(us, owner, pos);
+	return c.n == 1 && c.uid[0] == uid && serves_at(us, owner, pos, uid);
+}
+
 static bool owner_only(const struct users *us, const char *owner, uint32_t uid)
 {
-	struct claim c = owner_claim(us, owner);
-	return c.n == 1 && c.uid[0] == uid;
+	return only_at(us, owner, name_pos(us, owner), uid);
+}
+
+/* Why the two uids of claim c (c->n == 2) both use an owner, for a message. */
+static char *claim_why(const struct users *us, const char *owner, const struct claim *c)
+{
+	uint32_t n;
+	const struct phpc_subid_user *f = first_of_uid(us, c->uid[1]);
+	_cleanup_free_ char *name = esc_str(f ? f->name : "");
+	if (canonical_uid(owner, &n) && n == c->uid[0]) {
+		if (f && streq(f->name, owner))
+			return phpc_xasprintf("its owner is uid %" PRIu32
+			                      " and also the name of the "
+			                      "user with uid %" PRIu32,
+			                      c->uid[0], c->uid[1]);
+		return phpc_xasprintf("its owner is uid %" PRIu32 ", and NSS lists the name of uid "
+		                      "%" PRIu32 ", %s, for uid %" PRIu32 " too",
+		                      c->uid[0], c->uid[1], name, c->uid[0]);
+	}
+	const struct phpc_subid_user *f0 = first_of_uid(us, c->uid[0]);
+	if (f0 && streq(f0->name, owner) && f && streq(f->name, owner))
+		return phpc_xasprintf("NSS lists its owner for uid %" PRIu32
+		                      " and for uid %" PRIu32,
+		                      c->uid[0], c->uid[1]);
+	return phpc_xasprintf("NSS lists the name of uid %" PRIu32 ", %s, for uid %" PRIu32
+	                      " too, and newuidmap takes the first uid listed",
+	                      c->uid[1], name, c->uid[0]);
 }
 
 /* Whether the entry's owner serves one uid only, and a user of that uid has
@@ -830,15 +961,7 @@ static void report_shared(const struct fileidx *x, const struct users *us, struc
 		if (c.n < 2)
 			continue;
 		_cleanup_free_ char *d = describe(e);
-		uint32_t n;
-		_cleanup_free_ char *whose =
-		    canonical_uid(e->owner, &n)
-		        ? phpc_xasprintf("its owner is uid %" PRIu32 " and also the name of the "
-		                         "user with uid %" PRIu32,
-		                         c.uid[0], c.uid[1])
-		        : phpc_xasprintf("NSS lists its owner for uid %" PRIu32
-		                         " and for uid %" PRIu32,
-		                         c.uid[0], c.uid[1]);
+		_cleanup_free_ char *whose = claim_why(us, e->owner, &c);
 		phpc_strv_addf(out,
 		               "%s: %s: %s: newuidmap and podman let both use that block, and "
 		               "each one's containers can act as the other's; write the uid of the "
@@ -942,29 +1065,26 @@ static char *conflict(const struct fileidx *x, bool gids, const struct users *us
 }
 
 static void push_new(struct phpc_subid_new **v, size_t *n, const struct phpc_subid_user *u,
-                     uint64_t start, uint64_t count)
+                     bool by_uid, uint64_t start, uint64_t count)
 {
 	/* at most one a uid; *v was sized for every user */
-	(*v)[(*n)++] = (struct phpc_subid_new){u->name, u->uid, start, count};
+	(*v)[(*n)++] = (struct phpc_subid_new){u->name, u->uid, by_uid, start, count};
 }
 
-/* Why a name of uid, which is writable, cannot be an owner for it alone
- * (owner_claim), or NULL. */
+/* Why name, the first of uid, cannot be an owner for it alone (it reads as
+ * another uid), or NULL. */
 static char *name_shared(const struct users *us, const char *name, uint32_t uid)
 {
-	struct claim c = owner_claim(us, name);
-	if (c.n == 1)
-		return NULL;
 	uint32_t n;
 	if (canonical_uid(name, &n) && n != uid)
 		return phpc_xasprintf("is a number, which newuidmap and podman read as uid %" PRIu32
 		                      ", so that uid would use the block too",
 		                      n);
+	struct claim c = owner_claim(us, name);
+	if (c.n < 2)
+		return NULL;
 	uint32_t other = c.uid[0] == uid ? c.uid[1] : c.uid[0];
-	return phpc_xasprintf("is also the name NSS lists for uid %" PRIu32 ", and newuidmap and "
-	                      "podman find a user's entries by name, so both uids would use the "
-	                      "block",
-	                      other);
+	return phpc_xasprintf("would serve uid %" PRIu32 " too", other);
 }
 
 /* One uid in range: the users byuid[from..to) share it. */
@@ -972,7 +1092,7 @@ static void plan_uid(const struct fileidx *ux, const struct fileidx *gx, const s
                      size_t from, size_t to, const struct phpc_subid_params *p,
                      struct phpc_subid_plan *out)
 {
-	const struct phpc_subid_user *first = &us->u[us->byuid[from]], *u = NULL;
+	const struct phpc_subid_user *first = &us->u[us->byuid[from]];
 	uint32_t uid = first->uid;
 	/* an entry counts only when its owner serves this uid alone: one that
 	 * another uid can use too is reported (report_shared), not taken as
@@ -981,31 +1101,64 @@ static void plan_uid(const struct fileidx *ux, const struct fileidx *gx, const s
 	snprintf(num, sizeof(num), "%" PRIu32, uid);
 	bool by_num = owner_only(us, num, uid);
 	bool in_u = by_num && has_numeric(ux, uid), in_g = by_num && has_numeric(gx, uid);
+	bool first_only = false;
 	for (size_t i = from; i < to; i++) {
 		const struct phpc_subid_user *c = &us->u[us->byuid[i]];
-		if (!owner_only(us, c->name, uid))
+		if (!only_at(us, c->name, us->name_first[us->byuid[i]], uid))
 			continue;
+		first_only = first_only || i == from;
 		in_u = in_u || has_owner(ux, c->name);
 		in_g = in_g || has_owner(gx, c->name);
-		if (!u && !name_problem(c->name))
-			u = c;
 	}
 	out->users++;
 	out->had_uid += in_u;
 	out->had_gid += in_g;
 	if (in_u && in_g)
 		return;
-	_cleanup_free_ char *name = esc_str((u ? u : first)->name);
-	if (!u) {
+	_cleanup_free_ char *name = esc_str(first->name);
+	/* Two uids that newuidmap takes for one (a name NSS lists for both:
+	 * the second gets what the first has) can have nothing of their own. */
+	uint32_t eff = effective_uid(us, uid);
+	struct claim same = {0};
+	claim_effective(us, eff, &same);
+	if (same.n > 1 || (same.n == 1 && same.uid[0] != uid)) {
+		uint32_t other = same.uid[0] == uid ? same.uid[1] : same.uid[0];
+		/* the name both have: this uid's, or the other's when this uid is
+		 * the one getpwnam gives */
+		const struct phpc_subid_user *f = first_of_uid(us, eff == uid ? other : uid);
+		_cleanup_free_ char *shared = esc_str(f ? f->name : "");
+		phpc_strv_addf(
+		    &out->left_out,
+		    "user %s (uid %" PRIu32 ") gets no block: NSS lists the name %s for "
+		    "uid %" PRIu32 " and for uid %" PRIu32 ", and newuidmap (and podman) "
+		    "take both for uid %" PRIu32 ", so any block of one would be the "
+		    "other's; rename one of them",
+		    name, uid, shared, uid < other ? uid : other, uid < other ? other : uid, eff);
+		return;
+	}
+	/* The owner written: the name getpwuid gives, which podman's own parser
+	 * looks for as newuidmap does. When it cannot be an owner, the uid in
+	 * decimal, which both take as the caller's; never a second name, which
+	 * neither looks for. */
+	bool by_uid;
+	if (!name_problem(first->name) && first_only)
+		by_uid = false;
+	else if (by_num)
+		by_uid = true;
+	else {
 		const char *problem = name_problem(first->name);
 		_cleanup_free_ char *why =
 		    problem ? phpc_xstrdup(problem) : name_shared(us, first->name, uid);
+		struct claim c = owner_claim(us, num);
+		uint32_t other = c.n > 1 && c.uid[0] == uid ? c.uid[1] : c.uid[0];
 		phpc_strv_addf(&out->left_out,
-		               "user %s (uid %" PRIu32 ") gets no block: its name %s; add an entry "
-		               "by hand with the uid as the owner (%" PRIu32 ":START:COUNT)",
-		               name, uid, why, uid);
+		               "user %s (uid %" PRIu32 ") gets no block: its name %s, and the "
+		               "uid cannot be the owner either: \"%s\" is also the name of the "
+		               "user with uid %" PRIu32 "; rename one of them",
+		               name, uid, why ? why : "cannot be an owner", num, other);
 		return;
 	}
+	const struct phpc_subid_user *u = first;
 	uint64_t start;
 	if (!phpc_subid_block(p, uid, &start)) {
 		uint64_t max = 0;
@@ -1034,9 +1187,9 @@ static void plan_uid(const struct fileidx *ux, const struct fileidx *gx, const s
 		return;
 	}
 	if (!in_u)
-		push_new(&out->uid_new, &out->n_uid_new, u, start, p->count);
+		push_new(&out->uid_new, &out->n_uid_new, u, by_uid, start, p->count);
 	if (!in_g)
-		push_new(&out->gid_new, &out->n_gid_new, u, start, p->count);
+		push_new(&out->gid_new, &out->n_gid_new, u, by_uid, start, p->count);
 }
 
 void phpc_subid_plan(const struct phpc_subid_file *subuid, const struct phpc_subid_file *subgid,
@@ -1114,9 +1267,14 @@ static void buf_addf(struct buf *b, const char *fmt, ...)
 
 static void add_lines(struct buf *b, const char *prefix, const struct phpc_subid_new *v, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		buf_addf(b, "%s%s:%" PRIu64 ":%" PRIu64 "\n", prefix, v[i].name, v[i].start,
-		         v[i].count);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].by_uid)
+			buf_addf(b, "%s%" PRIu32 ":%" PRIu64 ":%" PRIu64 "\n", prefix, v[i].uid,
+			         v[i].start, v[i].count);
+		else
+			buf_addf(b, "%s%s:%" PRIu64 ":%" PRIu64 "\n", prefix, v[i].name, v[i].start,
+			         v[i].count);
+	}
 }
 
 char *phpc_subid_render(const struct phpc_subid_file *f, const struct phpc_subid_new *v, size_t n,
@@ -1172,12 +1330,12 @@ static void defs_uid(const char *name, size_t line, const char *key, const char 
                      uint32_t *out, struct phpc_strv *warnings)
 {
 	uint64_t v;
-	bool octal;
+	struct num_form form;
 	if (n >= 2 && val[0] == '"' && val[n - 1] == '"') {
 		val++;
 		n -= 2;
 	}
-	if (parse_num(val, n, &v, &octal) && v < UINT32_MAX) {
+	if (parse_num(val, n, &v, &form) && v < UINT32_MAX) {
 		*out = (uint32_t)v;
 		return;
 	}

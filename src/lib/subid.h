@@ -104,6 +104,7 @@ struct phpc_subid_group {
 struct phpc_subid_new {
 	const char *name; /* points into the users given to phpc_subid_plan */
 	uint32_t uid;
+	bool by_uid; /* the owner written is the uid in decimal: the name cannot be */
 	uint64_t start, count;
 };
 

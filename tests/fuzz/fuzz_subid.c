@@ -5,23 +5,14 @@
  * checked: the rendered file starts with the input, byte for byte; new
  * blocks end by 2^32, overlap neither each other nor an entry, hold no real
  * uid (a user's) or gid (a user's or a group's), and the only uid that can
- * use one (by its owner's name, or its owner read as a uid, as newuidmap
- * and podman match owners) is the uid it was made for. The input is also
- * read as login.defs. */
+ * use one is the uid it was made for, which can, with owners matched as
+ * shadow-utils' find_range and containers/storage match them (written
+ * here from their code, apart from src/lib/subid.c's model). The input is
+ * also read as login.defs. */
+#include <inttypes.h>
+
 #include "fuzz.h"
 #include "subid.h"
-
-/* The uid an owner reads as for newuidmap ("%lu" of the caller's uid) and
- * for podman (decimal): digits without a leading zero, below 2^32. */
-static bool reads_as_uid(const char *s, uint32_t *uid)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 10 || (s[0] == '0' && n > 1) || strspn(s, "0123456789") != n)
-		return false;
-	unsigned long long v = strtoull(s, NULL, 10);
-	*uid = (uint32_t)v;
-	return v <= UINT32_MAX;
-}
 
 /* Whether podman and newuidmap read a line "name:..." as the same owner's,
  * and as one entry: no ':', no control character, no white space at either
@@ -42,6 +33,51 @@ struct world {
 	const struct phpc_subid_group *groups;
 	size_t n_groups;
 };
+
+/* getpwuid's answer for uid: the first user listed with it, or NULL. */
+static const char *pw_name(const struct world *w, uint32_t uid)
+{
+	for (size_t j = 0; j < w->n; j++)
+		if (w->users[j].uid == uid)
+			return w->users[j].name;
+	return NULL;
+}
+
+/* getpwnam's answer for name: the first user listed with it. */
+static bool pw_uid(const struct world *w, const char *name, uint32_t *uid)
+{
+	for (size_t j = 0; j < w->n; j++)
+		if (streq(w->users[j].name, name)) {
+			*uid = w->users[j].uid;
+			return true;
+		}
+	return false;
+}
+
+/* Whether shadow-utils' find_range (newuidmap, libsubid) gives the entry
+ * of owner to the caller of uid: the owner is the caller's name; or, with
+ * owner_uid the uid getpwnam gives for that name, the owner is "%lu" of
+ * owner_uid or a name getpwnam gives owner_uid for. */
+static bool newuidmap_serves(const struct world *w, const char *owner, uint32_t uid)
+{
+	const char *name = pw_name(w, uid);
+	uint32_t owner_uid, u;
+	if (!name || !pw_uid(w, name, &owner_uid))
+		return false;
+	char s[16];
+	snprintf(s, sizeof(s), "%lu", (unsigned long)owner_uid);
+	return streq(owner, name) || streq(owner, s) || (pw_uid(w, owner, &u) && u == owner_uid);
+}
+
+/* Whether containers/storage's own parser gives it to the caller of uid:
+ * the owner is user.LookupId's name, or the uid in decimal. */
+static bool storage_serves(const struct world *w, const char *owner, uint32_t uid)
+{
+	const char *name = pw_name(w, uid);
+	char s[16];
+	snprintf(s, sizeof(s), "%" PRIu32, uid);
+	return (name && streq(owner, name)) || streq(owner, s);
+}
 
 static bool within(uint64_t id, const struct phpc_subid_new *v)
 {
@@ -73,15 +109,24 @@ static void check_new(const struct world *w, const struct phpc_subid_new *v, siz
 			if (f->v[j].count && v[i].start < f->v[j].start + f->v[j].count &&
 			    f->v[j].start < v[i].start + v[i].count)
 				__builtin_trap();
-		/* the uids that can use the entry, by its owner's name or as a
-		 * number, are exactly its own */
-		uint32_t as_uid;
-		if (reads_as_uid(v[i].name, &as_uid) && as_uid != v[i].uid)
+		/* the owner as written: a name, or the uid in decimal */
+		char num[16];
+		snprintf(num, sizeof(num), "%" PRIu32, v[i].uid);
+		const char *owner = v[i].by_uid ? num : v[i].name;
+		/* newuidmap gives it to its uid, and no other uid can use it,
+		 * through newuidmap or podman's own parser */
+		if (!newuidmap_serves(w, owner, v[i].uid))
 			__builtin_trap();
-		for (size_t j = 0; j < w->n; j++)
-			if (streq(w->users[j].name, v[i].name) && w->users[j].uid != v[i].uid)
+		for (size_t j = 0; j < w->n; j++) {
+			uint32_t other = w->users[j].uid;
+			if (other != v[i].uid &&
+			    (newuidmap_serves(w, owner, other) || storage_serves(w, owner, other)))
 				__builtin_trap();
-		if (!name_reads_alike(v[i].name) || holds_real_id(w, &v[i], gids))
+		}
+		if (!name_reads_alike(owner) || holds_real_id(w, &v[i], gids))
+			__builtin_trap();
+		/* podman's own parser finds it too: the name getpwuid gives */
+		if (!storage_serves(w, owner, v[i].uid))
 			__builtin_trap();
 	}
 	size_t len = 0;
@@ -106,13 +151,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct phpc_subid_file f;
 	phpc_subid_parse("/etc/subuid", (const char *)data, size, &f);
 
-	enum { MAX_USERS = 64, FIXED = 9 };
+	enum { MAX_USERS = 64, FIXED = 12 };
 	/* and some that newuidmap or podman could mistake: a number that is
-	 * another uid, one name listed for two uids, white space at an end */
+	 * another uid, one name listed for two uids, white space at an end, a
+	 * uid whose name is another uid's second name */
 	struct phpc_subid_user users[MAX_USERS + FIXED] = {
 	    {"alice", 1001, 1001}, {"bob", 1002, 100},    {"1003", 1003, 1003},
 	    {"1004", 2004, 2004},  {"carl", 1004, 1004},  {"dup", 1005, 1005},
 	    {"dup", 1006, 1006},   {"01007", 1007, 1007}, {"eve ", 1008, 1008},
+	    {"carla", 1010, 1010}, {"bo", 1010, 1010},    {"bo", 1011, 1011},
 	};
 	size_t n = FIXED;
 	for (size_t i = 0; i < f.n && n < ARRAY_SIZE(users); i++)

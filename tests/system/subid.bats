@@ -179,43 +179,75 @@ add_passwd() { # NAME UID
 	printf '%s:x:%s:%s::/nonexistent:/usr/sbin/nologin\n' "$1" "$2" "$2" >>"$T/etc/passwd"
 }
 
-@test "subid: a name that reads as another uid, or that NSS lists for two uids, gets no block the other could use" {
+# Whether newuidmap, run by user $1 for a user namespace of its own, maps
+# 65536 ids from $2 (as the copy of /etc/subuid lets it). setpriv and id
+# read a number as a user name first: name users whose name is another uid.
+newuidmap_allows() {
+	# shellcheck disable=SC2016 # the inner shell's own variables
+	ns setpriv --reuid "$1" --regid "$(ns id -g "$1")" --clear-groups sh -c '
+		unshare --user sleep 30 &
+		pid=$!
+		while [ "$(readlink /proc/$pid/ns/user)" = "$(readlink /proc/self/ns/user)" ]; do
+			sleep 0.05
+		done
+		newuidmap "$pid" 0 "$(id -u)" 1 1 "$1" 65536 2>&1
+		rc=$?
+		kill "$pid"
+		exit "$rc"' sh "$2"
+}
+
+@test "subid: a name that reads as another uid gets its block under its uid; a name NSS lists for two uids, none" {
 	add_user ann 1050
 	add_user carl 1060
 	add_passwd 1060 1061 # newuidmap and podman read "1060:..." as carl's too
 	add_user dora 1070
-	add_passwd dora 1071 # a second dora: uid 1071 finds entries by that name
+	add_passwd dora 1071  # a second dora: newuidmap takes uid 1071 for 1070
+	add_passwd dolly 1071 # uid 1071's second name: nothing looks for it
 	: >"$T/etc/subuid"
 	: >"$T/etc/subgid"
 	run --separate-stderr ns "$SUBID"
 	echo "$output"$'\n'"$stderr"
 	[ "$status" -eq 2 ]
-	[ "$(cat "$T/etc/subuid")" = $'ann:68812800:65536\ncarl:69468160:65536' ]
+	[ "$(cat "$T/etc/subuid")" = $'ann:68812800:65536\ncarl:69468160:65536\n1061:69533696:65536' ]
 	cmp "$T/etc/subuid" "$T/etc/subgid"
-	grep -Fx 'podman-hpc-subid: warning: user 1060 (uid 1061) gets no block: its name is a number, which newuidmap and podman read as uid 1060, so that uid would use the block too; add an entry by hand with the uid as the owner (1061:START:COUNT)' <<<"$stderr"
-	grep -F 'podman-hpc-subid: warning: user dora (uid 1070) gets no block: its name is also the name NSS lists for uid 1071' <<<"$stderr"
-	grep -F 'podman-hpc-subid: warning: user dora (uid 1071) gets no block: its name is also the name NSS lists for uid 1070' <<<"$stderr"
-	[ "$(grep -c . <<<"$stderr")" -eq 3 ]
+	grep -Fx 'podman-hpc-subid: warning: user dora (uid 1070) gets no block: NSS lists the name dora for uid 1070 and for uid 1071, and newuidmap (and podman) take both for uid 1070, so any block of one would be the other'"'"'s; rename one of them' <<<"$stderr"
+	grep -F 'podman-hpc-subid: warning: user dora (uid 1071) gets no block: NSS lists the name dora for uid 1070 and for uid 1071' <<<"$stderr"
+	[ "$(grep -c . <<<"$stderr")" -eq 2 ]
+	# newuidmap gives each its own block, and user 1060 not carl's
+	newuidmap_allows 1061 69533696
+	newuidmap_allows carl 69468160
+	run newuidmap_allows 1061 69468160
+	[ "$status" -ne 0 ]
+	# why dora gets none: a block by uid 1070 is uid 1071's too
+	printf '1070:80000000:65536\n' >>"$T/etc/subuid"
+	printf '1070:80000000:65536\n' >>"$T/etc/subgid"
+	newuidmap_allows 1071 80000000
+	run --separate-stderr ns "$SUBID" --dry-run
+	[ "$status" -eq 2 ]
+	grep -F 'podman-hpc-subid: warning: /etc/subuid: line 4 (1070: 80000000-80065535): its owner is uid 1070, and NSS lists the name of uid 1071, dora, for uid 1070 too: newuidmap and podman let both use that block' <<<"$stderr"
 	# an entry "1060:..." made earlier serves carl and user 1060: reported,
-	# and counted for neither, so carl gets a block of its own
+	# and counted for neither, so each gets a block of its own
 	printf '1060:300000:65536\n' >"$T/etc/subuid"
 	run --separate-stderr ns "$SUBID" --dry-run
 	[ "$status" -eq 2 ]
 	grep -F 'podman-hpc-subid: warning: /etc/subuid: line 1 (1060: 300000-365535): its owner is uid 1060 and also the name of the user with uid 1061: newuidmap and podman let both use that block' <<<"$stderr"
 	grep -Fx '+carl:69468160:65536' <<<"$output"
+	grep -Fx '+1061:69533696:65536' <<<"$output"
 }
 
-@test "subid: a name with white space at an end or a control character gets no block" {
+@test "subid: a name with white space at an end or a control character gets its block under its uid" {
 	add_user ann 1050
 	add_passwd 'ann ' 1051 # podman would read "ann :..." as ann's
 	add_passwd $'bel\a' 1052
 	: >"$T/etc/subuid"
 	: >"$T/etc/subgid"
 	run --separate-stderr ns "$SUBID"
-	[ "$status" -eq 2 ]
-	[ "$(cat "$T/etc/subuid")" = "ann:68812800:65536" ]
-	grep -Fx 'podman-hpc-subid: warning: user ann  (uid 1051) gets no block: its name starts or ends with white space, which podman trims from a line and newuidmap does not: the two would read the entry as different users'"'"'; add an entry by hand with the uid as the owner (1051:START:COUNT)' <<<"$stderr"
-	grep -F 'podman-hpc-subid: warning: user bel\x07 (uid 1052) gets no block: its name holds a control character' <<<"$stderr"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/etc/subuid")" = $'ann:68812800:65536\n1051:68878336:65536\n1052:68943872:65536' ]
+	newuidmap_allows 1051 68878336
+	newuidmap_allows ann 68812800
+	run newuidmap_allows 1051 68812800
+	[ "$status" -ne 0 ]
 }
 
 @test "subid: a group's gid inside a block keeps that block from being written" {
