@@ -3,6 +3,9 @@
 (median, p99) of BENCH_JOBS jobs sent one after another, the service's RSS
 once they are recorded, and GET /api/v1/JID/ of finished jobs in requests per
 second. Targets: GET >= 5,000 req/s, POST p99 <= 20 ms, RSS <= 20 MiB.
+First, GET of a running job (state and output, asked of podman) against one
+`podman-hpc container inspect` of its container, in turns: medians over
+BENCH_RUNS pairs (21) and their ratio. BENCH_PART=live runs that part alone.
 pman on this machine (rootless podman 4.3): GET 2 req/s, POST 0.6 s median,
 76 MB per process."""
 import http.client
@@ -14,7 +17,10 @@ import statistics
 import subprocess
 import time
 
+from benchlib import timed
+
 N = int(os.environ.get("BENCH_JOBS") or "1000")
+RUNS = int(os.environ.get("BENCH_RUNS") or "21")
 IMG = "localhost/phpc-bench-tiny"
 ENV = dict(os.environ)
 
@@ -33,6 +39,53 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return -1
+
+
+def job_body(jid, entrypoint):
+    return json.dumps({
+        "jid": jid, "args": ["--level", "3"], "auid": "cube",
+        "number_of_workers": 1, "cpu_limit": 1000, "memory_limit": 200,
+        "gpu_limit": 0, "image": IMG, "entrypoint": entrypoint, "type": "fs",
+        "env": [], "input_dir": f"key-{jid}/incoming",
+        "output_dir": f"key-{jid}/outgoing"})
+
+
+def get(conn, path):
+    conn.request("GET", path)
+    r = conn.getresponse()
+    body = r.read()
+    assert r.status == 200, (path, r.status, body)
+    return json.loads(body)
+
+
+def live_get(conn, sb):
+    """GET of a running job, paired with podman-hpc container inspect."""
+    os.makedirs(os.path.join(sb, "key-live", "incoming"))
+    # (pman appends the job's args and output directory to the entrypoint)
+    conn.request("POST", "/api/v1/", job_body("live", ["sh", "-c", "sleep 3600"]),
+                 {"Content-Type": "application/json"})
+    r = conn.getresponse()
+    r.read()
+    assert r.status == 201, r.status
+    t0 = time.time()
+    while (job := get(conn, "/api/v1/live/"))["status"] != "started":
+        assert job["status"] == "notstarted" and time.time() - t0 < 120, job
+        time.sleep(0.2)
+    inspect = ["podman-hpc", "container", "inspect", "live"]
+    timed(inspect, ENV)
+    get(conn, "/api/v1/live/")
+    ta, tb = [], []
+    for _ in range(RUNS):
+        ta.append(timed(inspect, ENV))
+        t = time.perf_counter()
+        st = get(conn, "/api/v1/live/")["status"]
+        tb.append(time.perf_counter() - t)
+        assert st == "started", st
+    ma, mb = statistics.median(ta), statistics.median(tb)
+    print(f"GET /api/v1/JID/ of a running job: median {mb * 1000:.0f} ms; one podman-hpc "
+          f"container inspect: {ma * 1000:.0f} ms; ratio {mb / ma:.2f} ({RUNS} pairs)")
+    subprocess.run(["podman-hpc", "rm", "-f", "-t", "0", "live"], env=ENV,
+                   stdout=subprocess.DEVNULL)
 
 
 def main():
@@ -64,15 +117,13 @@ def main():
             except OSError:
                 time.sleep(0.1)
         conn = http.client.HTTPConnection("127.0.0.1", port)
+        live_get(conn, sb)
+        if os.environ.get("BENCH_PART") == "live":
+            return
         lat = []
         for i in range(N):
             os.makedirs(os.path.join(sb, f"key-b{i}", "incoming"))
-            body = json.dumps({
-                "jid": f"b{i}", "args": ["--level", "3"], "auid": "cube",
-                "number_of_workers": 1, "cpu_limit": 1000, "memory_limit": 200,
-                "gpu_limit": 0, "image": IMG, "entrypoint": ["true"], "type": "fs",
-                "env": [], "input_dir": f"key-b{i}/incoming",
-                "output_dir": f"key-b{i}/outgoing"})
+            body = job_body(f"b{i}", ["true"])
             t = time.perf_counter()
             conn.request("POST", "/api/v1/", body, {"Content-Type": "application/json"})
             r = conn.getresponse()

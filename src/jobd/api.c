@@ -475,20 +475,14 @@ static enum MHD_Result get_job(struct jobd *d, struct MHD_Connection *conn, cons
 		    conn, MHD_HTTP_OK,
 		    job_info(&j, phpc_job_status_name(PHPC_JOB_NOTSTARTED), "accepted", "", ""));
 	_cleanup_(jobd_state_clear) struct jobd_state st = {0};
-	r = backend_state(d->c, &j, &st, &e);
+	_cleanup_free_ char *logs = NULL;
+	r = backend_observe(d->c, &j, &st, &logs, &e);
 	if (r < 0)
 		return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", e->msg);
 	if (st.gone && d->c->backend == JOBD_PODMAN)
 		/* removed behind the service's back, as pman answers */
 		return send_error(conn, MHD_HTTP_NOT_FOUND,
 		                  "job \"%s\": its container no longer exists", jid);
-	_cleanup_free_ char *logs = NULL;
-	r = backend_logs(d->c, &j, &logs, &e);
-	if (r < 0) {
-		if (!st.gone)
-			return send_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", e->msg);
-		logs = phpc_xstrdup("");
-	}
 	const char *status = phpc_job_status_name(st.status);
 	if (st.status == PHPC_JOB_SUCCESS || st.status == PHPC_JOB_ERROR || st.gone) {
 		phpc_error_freep(&e);

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <json.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -561,19 +562,57 @@ int backend_find(const struct jobd_config *c, const struct jobd_job *j, char **b
 	                                : podman_find(c, j, backend_id, err);
 }
 
-int backend_state(const struct jobd_config *c, const struct jobd_job *j, struct jobd_state *out,
-                  struct phpc_error **err)
+struct logs_call {
+	const struct jobd_config *c;
+	const struct jobd_job *j;
+	char *logs;
+	struct phpc_error *err;
+	int r;
+};
+
+static void *logs_call_run(void *arg)
 {
-	*out = (struct jobd_state){0};
-	return c->backend == JOBD_SLURM ? slurm_state(c, j, out, err)
-	                                : podman_state(c, j, out, err);
+	struct logs_call *l = arg;
+	l->r = l->c->backend == JOBD_SLURM ? slurm_logs(l->c, l->j, &l->logs, &l->err)
+	                                   : podman_logs(l->c, l->j, &l->logs, &l->err);
+	return NULL;
 }
 
-int backend_logs(const struct jobd_config *c, const struct jobd_job *j, char **logs,
-                 struct phpc_error **err)
+int backend_observe(const struct jobd_config *c, const struct jobd_job *j, struct jobd_state *out,
+                    char **logs, struct phpc_error **err)
 {
-	return c->backend == JOBD_SLURM ? slurm_logs(c, j, logs, err)
-	                                : podman_logs(c, j, logs, err);
+	*out = (struct jobd_state){0};
+	*logs = NULL;
+	struct logs_call l = {.c = c, .j = j};
+	/* With podman, state and logs are a podman-hpc process each, most of
+	 * whose time is podman starting: a GET of a running job waited for one
+	 * after the other. They run at once (Slurm's are file reads). */
+	pthread_t t;
+	bool threaded =
+	    c->backend == JOBD_PODMAN && pthread_create(&t, NULL, logs_call_run, &l) == 0;
+	int r =
+	    c->backend == JOBD_SLURM ? slurm_state(c, j, out, err) : podman_state(c, j, out, err);
+	if (threaded)
+		pthread_join(t, NULL);
+	else if (r == 0)
+		logs_call_run(&l);
+	if (r < 0) {
+		free(l.logs);
+		phpc_error_free(l.err);
+		return r;
+	}
+	if (l.r < 0) {
+		if (!out->gone) {
+			jobd_state_clear(out);
+			*err = l.err;
+			return l.r;
+		}
+		/* removed: what it printed went with it */
+		phpc_error_free(l.err);
+		l.logs = phpc_xstrdup("");
+	}
+	*logs = l.logs;
+	return 0;
 }
 
 int backend_remove(const struct jobd_config *c, const struct jobd_job *j, struct phpc_error **err)

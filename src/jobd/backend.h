@@ -22,13 +22,11 @@ int backend_find(const struct jobd_config *c, const struct jobd_job *j, char **b
 
 /* The calls below act on j->backend_id, never on a name another job could
  * have: a jid can be used again after a DELETE.
- * A live job's state. A job the backend no longer knows is out->gone. */
-int backend_state(const struct jobd_config *c, const struct jobd_job *j, struct jobd_state *out,
-                  struct phpc_error **err);
-
-/* The last c->logs_tail lines of its output, valid UTF-8. */
-int backend_logs(const struct jobd_config *c, const struct jobd_job *j, char **logs,
-                 struct phpc_error **err);
+ * A live job's state, and *logs the last c->logs_tail lines of its output,
+ * valid UTF-8. A job the backend no longer knows is out->gone, with the
+ * logs it still has or "". */
+int backend_observe(const struct jobd_config *c, const struct jobd_job *j, struct jobd_state *out,
+                    char **logs, struct phpc_error **err);
 
 /* Stops and removes the job and everything the backend kept of it. */
 int backend_remove(const struct jobd_config *c, const struct jobd_job *j, struct phpc_error **err);
