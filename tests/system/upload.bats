@@ -280,6 +280,37 @@ node2_cleanup() {
 	"$PHPC" rm -f first second >/dev/null
 }
 
+@test "upload of a container that ran with a site module warns that what the module put there goes into the image" {
+	echo from-the-site >"$PODMANHPC_MODULES_DIR/site.conf"
+	add_module site <<-'Y'
+	name: site
+	cli_arg: site
+	env: ENABLE_SITE
+	copy:
+	  - site.conf:/etc/site.conf
+	Y
+	"$PHPC" rm -f modded plain >/dev/null 2>&1 || true
+	run "$PHPC" run --name modded --site "$IMG" cat /etc/site.conf
+	[ "$output" = from-the-site ]
+	local cid
+	cid=$("$PHPC" container inspect --format '{{.Id}}' modded)
+	run --separate-stderr "$PHPC" upload modded-img modded
+	# shellcheck disable=SC2154 # stderr is set by bats's run
+	echo "$output"$'\n'"$stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"podman-hpc: warning: container ${cid:0:12} ran with site modules (such as --gpu or --mpi): what they put in it (mount points, ld.so.cache) goes into the image too"* ]]
+	# as it says: the image has the module's file
+	run node2 "$PHPC" run --rm "127.0.0.1:$REG_PORT/$ME/modded-img" cat /etc/site.conf
+	[ "${lines[-1]}" = from-the-site ]
+	# a container started without module flags: no warning
+	"$PHPC" run --name plain "$IMG" true
+	run --separate-stderr "$PHPC" upload plain-img plain
+	[ "$status" -eq 0 ]
+	[[ "$stderr" != *"site modules"* ]]
+	node2_cleanup
+	"$PHPC" rm -f modded plain >/dev/null
+}
+
 @test "upload: bad names, no container, no registry: one clear error, nothing left" {
 	"$PHPC" rm -af -t 0 >/dev/null
 	run "$PHPC" upload mytools
