@@ -109,6 +109,7 @@ struct num_form {
 	bool octal; /* a leading 0: a reader would likely take it for decimal */
 	bool hex;   /* 0x */
 	bool space; /* leading white space */
+	bool minus; /* a '-': strtoul negates, -1 is 18446744073709551615 */
 };
 
 /* A number as shadow-utils' getulong reads one (strtoul with base 0):
@@ -121,8 +122,8 @@ static bool parse_num(const char *s, size_t n, uint64_t *out, struct num_form *f
 	                 s[i] == '\r' || s[i] == '\n'))
 		i++;
 	*form = (struct num_form){.space = i > 0};
-	if (i < n && s[i] == '+')
-		i++;
+	if (i < n && (s[i] == '+' || s[i] == '-'))
+		form->minus = s[i++] == '-';
 	unsigned base = 10;
 	if (n - i > 1 && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
 		base = 16;
@@ -150,7 +151,31 @@ static bool parse_num(const char *s, size_t n, uint64_t *out, struct num_form *f
 			return false;
 		v = v * base + d;
 	}
-	*out = v;
+	*out = form->minus ? 0 - v : v;
+	return true;
+}
+
+/* Whether s reads as a uid to strtoumax in base 10, as shadow-utils from
+ * 4.20 on read owners and callers' names (getpw_uid_or_nam): white space,
+ * a '+', leading zeros. */
+static bool reads_as_number(const char *s, uint32_t *uid)
+{
+	size_t i = 0;
+	while (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))
+		i++;
+	if (s[i] == '+')
+		i++;
+	if (s[i] < '0' || s[i] > '9')
+		return false;
+	uint64_t v = 0;
+	for (; s[i]; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+		if (v > UINT32_MAX)
+			return false;
+	}
+	*uid = (uint32_t)v;
 	return true;
 }
 
@@ -341,6 +366,15 @@ static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_
 		     owner, odd == &fs ? "start" : "count",
 		     odd->hex ? "hexadecimal" : "preceded by white space");
 	}
+	if (fs.minus || fc.minus) {
+		/* shadow-utils before 4.15 read numbers with strtoul, which takes
+		 * a '-' and negates: such a count reaches past every id */
+		_cleanup_free_ char *owner = esc_str(e.owner);
+		warn(f, false, line,
+		     "%s's %s is negative: newuidmap before shadow-utils 4.15 reads it as %" PRIu64
+		     ", giving %s ids that are not its own (other users', root's); remove the line",
+		     owner, fs.minus ? "start" : "count", fs.minus ? start : count, owner);
+	}
 	if (fs.octal || fc.octal || count == 0 || start > PHPC_SUBID_LIMIT - 1 ||
 	    count > PHPC_SUBID_LIMIT - start) {
 		_cleanup_free_ char *owner = esc_str(e.owner);
@@ -349,7 +383,14 @@ static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_
 			     "%s's %s has a leading 0, so newuidmap reads it as octal: %" PRIu64
 			     "; write it in decimal",
 			     owner, fs.octal ? "start" : "count", fs.octal ? start : count);
-		if (count == 0)
+		if (count == 0 && start == 0)
+			/* find_range's last id, start + count - 1, wraps to the
+			 * largest: the entry covers every id */
+			warn(f, false, line,
+			     "%s has a start and a count of 0, which newuidmap reads as every "
+			     "id, root's included; remove the line",
+			     owner);
+		else if (count == 0)
 			warn(f, false, line, "%s has a count of 0, which gives no ids", owner);
 		else if (start > PHPC_SUBID_LIMIT - 1 || count > PHPC_SUBID_LIMIT - start)
 			warn(f, false, line,
@@ -574,8 +615,12 @@ static void index_file(const struct phpc_subid_file *f, struct fileidx *x)
 		uint32_t uid;
 		if (canonical_uid(e->owner, &uid))
 			x->numeric[x->n_numeric++] = uid;
-		if (e->count)
-			x->s[x->n++] = (struct span){e->start, sat_add(e->start, e->count), i};
+		/* as find_range reads it: [start, start + count - 1], which for
+		 * 0:0 wraps to every id (and past 2^64 is taken as reaching the
+		 * end, not as the nothing it wraps to) */
+		if (e->count || e->start == 0)
+			x->s[x->n++] = (struct span){
+			    e->start, e->count ? sat_add(e->start, e->count) : UINT64_MAX, i};
 	}
 	qsort(x->s, x->n, sizeof(*x->s), cmp_span);
 	qsort(x->owners, x->n_owners, sizeof(*x->owners), cmp_str);
@@ -627,6 +672,20 @@ static bool has_numeric(const struct fileidx *x, uint32_t uid)
 	return bsearch(&uid, x->numeric, x->n_numeric, sizeof(*x->numeric), cmp_u32) != NULL;
 }
 
+/* The uids that can use an entry with this owner. newuidmap (shadow-utils'
+ * find_range) takes the caller's name as getpwuid gives it and the uid
+ * getpwnam gives for that name, its effective uid (effective_uid), and
+ * matches an owner that is that name, that uid as "%lu", or a name getpwnam
+ * gives that uid for; from 4.20 on, an owner that reads as a number is
+ * that uid (reads_as_number). podman lists the ranges of the name and of
+ * the effective uid in decimal (through libsubid, or containers/storage's
+ * own parser). n: 0, 1, or 2 for two or more (uid[0..n) distinct; a
+ * numeric owner's own uid first). */
+struct claim {
+	size_t n;
+	uint32_t uid[2];
+};
+
 /* Users, by name and by uid: every user NSS listed, a name listed twice
  * with two uids included (both uids are real, and both find entries by
  * that name). */
@@ -641,6 +700,18 @@ struct users {
 	bool *uid_first;
 	uint32_t *name_uid;
 	size_t *name_first; /* and the position in byname of the first with its name */
+	/* by position in byname, for the first of each name: up to two
+	 * distinct uids of which it is the first name (getpwuid's), n of them */
+	struct claim *run;
+	/* by index of u, for the first of each uid: the uids whose
+	 * effective_uid it is, up to two (claim_effective) */
+	struct claim *eff;
+	/* the users whose name (getpwuid's) reads as another uid, by that
+	 * number: shadow-utils from 4.20 on take them for it */
+	struct numname {
+		uint32_t n, uid;
+	} * numname;
+	size_t n_numname;
 	struct idref *gids; /* distinct gids, primary groups' and groups', sorted */
 	size_t n_gids;
 };
@@ -681,6 +752,20 @@ static int cmp_idref(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
+static void claim_add(struct claim *c, uint32_t uid)
+{
+	if (c->n < 2 && !(c->n == 1 && c->uid[0] == uid))
+		c->uid[c->n++] = uid;
+}
+
+static int cmp_numname(const void *a, const void *b)
+{
+	const struct numname *x = a, *y = b;
+	if (x->n != y->n)
+		return x->n < y->n ? -1 : 1;
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
 static void users_index(const struct phpc_subid_user *u, size_t n,
                         const struct phpc_subid_group *groups, size_t n_groups, struct users *us)
 {
@@ -704,6 +789,30 @@ static void users_index(const struct phpc_subid_user *u, size_t n,
 		us->name_uid[b] = same ? us->name_uid[us->byname[i - 1]] : u[b].uid;
 		us->name_first[b] = same ? us->name_first[us->byname[i - 1]] : i;
 	}
+	us->numname = phpc_xcalloc(n ? n : 1, sizeof(*us->numname));
+	for (size_t i = 0; i < n; i++) {
+		uint32_t num;
+		if (us->uid_first[i] && reads_as_number(u[i].name, &num) && num != u[i].uid)
+			us->numname[us->n_numname++] = (struct numname){num, u[i].uid};
+	}
+	qsort(us->numname, us->n_numname, sizeof(*us->numname), cmp_numname);
+	us->run = phpc_xcalloc(n ? n : 1, sizeof(*us->run));
+	for (size_t i = 0; i < n; i++) {
+		size_t b = us->byname[i];
+		struct claim *r = &us->run[us->name_first[b]];
+		if (us->uid_first[b])
+			claim_add(r, u[b].uid);
+	}
+	us->eff = phpc_xcalloc(n ? n : 1, sizeof(*us->eff));
+	for (size_t i = 0, first = 0; i < n; i++) {
+		size_t a = us->byuid[i];
+		if (us->uid_first[a])
+			first = a;
+		const struct claim *r = &us->run[us->name_first[a]];
+		if (us->name_uid[a] == u[a].uid)
+			for (size_t k = 0; k < r->n; k++)
+				claim_add(&us->eff[first], r->uid[k]);
+	}
 	size_t n_ids = n + n_groups;
 	us->gids = phpc_xcalloc(n_ids, sizeof(*us->gids));
 	for (size_t i = 0; i < n; i++)
@@ -723,6 +832,9 @@ static void users_clear(struct users *us)
 	free(us->uid_first);
 	free(us->name_uid);
 	free(us->name_first);
+	free(us->run);
+	free(us->eff);
+	free(us->numname);
 	free(us->gids);
 }
 
@@ -799,39 +911,38 @@ static uint32_t effective_uid(const struct users *us, uint32_t uid)
 	return f ? us->name_uid[f - us->u] : uid;
 }
 
-/* The uids that can use an entry with this owner, as newuidmap (shadow-
- * utils' find_range, also podman's through libsubid) and podman's own
- * parser (containers/storage) match owners:
- * - both: the owner is the caller's name as getpwuid gives it;
- * - newuidmap: the owner is "%lu" of the caller's effective_uid, or a name
- *   getpwnam gives that uid for;
- * - containers/storage: the owner is the caller's uid in decimal.
- * n: 0, 1, or 2 for two or more (uid[0..n) distinct; a numeric owner's
- * own uid first). */
-struct claim {
-	size_t n;
-	uint32_t uid[2];
-};
-
-static void claim_add(struct claim *c, uint32_t uid)
+/* Adds the uids of which the name at byname position pos is the first. */
+static void claim_run(const struct users *us, size_t pos, struct claim *c)
 {
-	if (c->n < 2 && !(c->n == 1 && c->uid[0] == uid))
-		c->uid[c->n++] = uid;
+	for (size_t k = 0; k < us->run[pos].n; k++)
+		claim_add(c, us->run[pos].uid[k]);
+}
+
+/* Adds the uids whose name reads as w (numname). */
+static void claim_numname(const struct users *us, uint32_t w, struct claim *c)
+{
+	size_t lo = 0, hi = us->n_numname;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (us->numname[mid].n < w)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < us->n_numname && us->numname[lo].n == w && c->n < 2; lo++)
+		claim_add(c, us->numname[lo].uid);
 }
 
 /* Adds the uids whose effective_uid is w: every uid whose name (getpwuid's)
  * is one getpwnam gives w for. */
 static void claim_effective(const struct users *us, uint32_t w, struct claim *c)
 {
-	for (size_t i = uid_lower_bound(us, w); i < us->n && us->u[us->byuid[i]].uid == w; i++) {
-		const char *name = us->u[us->byuid[i]].name;
-		if (us->name_uid[us->byuid[i]] != w)
-			continue;
-		for (size_t j = us->name_first[us->byuid[i]];
-		     j < us->n && c->n < 2 && streq(us->u[us->byname[j]].name, name); j++)
-			if (us->uid_first[us->byname[j]])
-				claim_add(c, us->u[us->byname[j]].uid);
-	}
+	const struct phpc_subid_user *f = first_of_uid(us, w);
+	if (!f)
+		return;
+	const struct claim *e = &us->eff[f - us->u];
+	for (size_t k = 0; k < e->n; k++)
+		claim_add(c, e->uid[k]);
 }
 
 /* owner_claim with pos = name_pos(us, owner). */
@@ -839,15 +950,19 @@ static struct claim claim_at(const struct users *us, const char *owner, size_t p
 {
 	struct claim c = {0};
 	uint32_t n;
-	if (canonical_uid(owner, &n)) {
+	/* shadow-utils from 4.20 on also read an owner that strtoumax takes
+	 * as a number ("01001", "+1001") as that uid */
+	if (reads_as_number(owner, &n)) {
 		claim_add(&c, n);
 		claim_effective(us, n, &c);
 	}
-	for (size_t i = pos; i < us->n && c.n < 2 && streq(us->u[us->byname[i]].name, owner); i++)
-		if (us->uid_first[us->byname[i]])
-			claim_add(&c, us->u[us->byname[i]].uid);
-	if (pos < us->n)
+	if (pos < us->n) {
+		claim_run(us, pos, &c);
 		claim_effective(us, us->u[us->byname[pos]].uid, &c);
+	}
+	/* and from 4.20 on, the users whose name reads as a uid it serves */
+	for (size_t k = 0, m = c.n; k < m && c.n < 2; k++)
+		claim_numname(us, c.uid[k], &c);
 	return c;
 }
 
@@ -884,6 +999,11 @@ static char *claim_why(const struct users *us, const char *owner, const struct c
 	uint32_t n;
 	const struct phpc_subid_user *f = first_of_uid(us, c->uid[1]);
 	_cleanup_free_ char *name = esc_str(f ? f->name : "");
+	if (reads_as_number(owner, &n) && n == c->uid[0] && !canonical_uid(owner, &n))
+		return phpc_xasprintf("its owner reads as uid %" PRIu32 " to newuidmap from "
+		                      "shadow-utils 4.20 on, and as the user with uid %" PRIu32
+		                      " to older ones",
+		                      c->uid[0], c->uid[1]);
 	if (canonical_uid(owner, &n) && n == c->uid[0]) {
 		if (f && streq(f->name, owner))
 			return phpc_xasprintf("its owner is uid %" PRIu32
@@ -1094,35 +1214,32 @@ static void plan_uid(const struct fileidx *ux, const struct fileidx *gx, const s
 {
 	const struct phpc_subid_user *first = &us->u[us->byuid[from]];
 	uint32_t uid = first->uid;
-	/* an entry counts only when its owner serves this uid alone: one that
-	 * another uid can use too is reported (report_shared), not taken as
-	 * this user's */
 	char num[16];
 	snprintf(num, sizeof(num), "%" PRIu32, uid);
-	bool by_num = owner_only(us, num, uid);
-	bool in_u = by_num && has_numeric(ux, uid), in_g = by_num && has_numeric(gx, uid);
-	bool first_only = false;
-	for (size_t i = from; i < to; i++) {
-		const struct phpc_subid_user *c = &us->u[us->byuid[i]];
-		if (!only_at(us, c->name, us->name_first[us->byuid[i]], uid))
-			continue;
-		first_only = first_only || i == from;
-		in_u = in_u || has_owner(ux, c->name);
-		in_g = in_g || has_owner(gx, c->name);
-	}
-	out->users++;
-	out->had_uid += in_u;
-	out->had_gid += in_g;
-	if (in_u && in_g)
-		return;
-	_cleanup_free_ char *name = esc_str(first->name);
 	/* Two uids that newuidmap takes for one (a name NSS lists for both:
 	 * the second gets what the first has) can have nothing of their own. */
 	uint32_t eff = effective_uid(us, uid);
 	struct claim same = {0};
 	claim_effective(us, eff, &same);
-	if (same.n > 1 || (same.n == 1 && same.uid[0] != uid)) {
-		uint32_t other = same.uid[0] == uid ? same.uid[1] : same.uid[0];
+	bool alias = eff != uid || same.n > 1;
+	/* from shadow-utils 4.20 on, a name that reads as a number is that uid */
+	uint32_t as_num;
+	bool numeric = reads_as_number(first->name, &as_num) && as_num != uid;
+	/* An entry counts when podman finds it for this uid, under the name
+	 * getpwuid gives or under the uid (not under a second name: podman
+	 * does not look), and no other uid can use it: one that another uid
+	 * can use too is reported (report_shared), not taken as this user's. */
+	bool by_name =
+	    !alias && !numeric && only_at(us, first->name, us->name_first[us->byuid[from]], uid);
+	bool by_num = !alias && owner_only(us, num, uid);
+	bool in_u = (by_num && has_numeric(ux, uid)) || (by_name && has_owner(ux, first->name));
+	bool in_g = (by_num && has_numeric(gx, uid)) || (by_name && has_owner(gx, first->name));
+	out->users++;
+	out->had_uid += in_u;
+	out->had_gid += in_g;
+	_cleanup_free_ char *name = esc_str(first->name);
+	if (alias) {
+		uint32_t other = eff != uid ? eff : same.uid[0] == uid ? same.uid[1] : same.uid[0];
 		/* the name both have: this uid's, or the other's when this uid is
 		 * the one getpwnam gives */
 		const struct phpc_subid_user *f = first_of_uid(us, eff == uid ? other : uid);
@@ -1136,12 +1253,35 @@ static void plan_uid(const struct fileidx *ux, const struct fileidx *gx, const s
 		    name, uid, shared, uid < other ? uid : other, uid < other ? other : uid, eff);
 		return;
 	}
-	/* The owner written: the name getpwuid gives, which podman's own parser
-	 * looks for as newuidmap does. When it cannot be an owner, the uid in
-	 * decimal, which both take as the caller's; never a second name, which
-	 * neither looks for. */
+	if (numeric) {
+		phpc_strv_addf(&out->left_out,
+		               "user %s (uid %" PRIu32 ") gets no block: its name reads as uid "
+		               "%" PRIu32 ", and newuidmap from shadow-utils 4.20 on takes such a "
+		               "user for that uid, so it would get uid %" PRIu32 "'s ids, not its "
+		               "own; rename it",
+		               name, uid, as_num, as_num);
+		return;
+	}
+	struct claim named = {0};
+	claim_numname(us, uid, &named);
+	if (named.n) {
+		const struct phpc_subid_user *f = first_of_uid(us, named.uid[0]);
+		_cleanup_free_ char *other = esc_str(f ? f->name : "");
+		phpc_strv_addf(&out->left_out,
+		               "user %s (uid %" PRIu32 ") gets no block: the name of user %s (uid "
+		               "%" PRIu32 ") reads as uid %" PRIu32 ", and newuidmap from "
+		               "shadow-utils 4.20 on takes that user for it, so any block of %s's "
+		               "would be theirs too; rename user %s",
+		               name, uid, other, named.uid[0], uid, name, other);
+		return;
+	}
+	if (in_u && in_g)
+		return;
+	/* The owner written: the name getpwuid gives, which podman looks for
+	 * as newuidmap does. When it cannot be an owner, the uid in decimal,
+	 * which both take as the caller's; never a second name. */
 	bool by_uid;
-	if (!name_problem(first->name) && first_only)
+	if (!name_problem(first->name) && by_name)
 		by_uid = false;
 	else if (by_num)
 		by_uid = true;
@@ -1179,11 +1319,18 @@ static void plan_uid(const struct fileidx *ux, const struct fileidx *gx, const s
 	if (!why && !in_g)
 		why = conflict(gx, true, us, start, end);
 	if (why) {
+		/* usermod writes the name, which cannot be the owner of a by_uid user */
+		_cleanup_free_ char *fix =
+		    by_uid ? phpc_xasprintf("add \"%" PRIu32 ":FIRST:COUNT\" for a free range to "
+		                            "both files by hand",
+		                            uid)
+		           : phpc_xasprintf("give %s a free range by hand (usermod --add-subuids "
+		                            "and --add-subgids FIRST-LAST %s)",
+		                            name, name);
 		phpc_strv_addf(&out->left_out,
 		               "user %s (uid %" PRIu32 ") gets no block: %" PRIu64 "-%" PRIu64
-		               " %s; give %s a free range by hand (usermod --add-subuids and "
-		               "--add-subgids FIRST-LAST %s)",
-		               name, uid, start, last_id(start, p->count), why, name, name);
+		               " %s; %s",
+		               name, uid, start, last_id(start, p->count), why, fix);
 		return;
 	}
 	if (!in_u)

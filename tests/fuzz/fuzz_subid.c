@@ -6,8 +6,9 @@
  * blocks end by 2^32, overlap neither each other nor an entry, hold no real
  * uid (a user's) or gid (a user's or a group's), and the only uid that can
  * use one is the uid it was made for, which can, with owners matched as
- * shadow-utils' find_range and containers/storage match them (written
- * here from their code, apart from src/lib/subid.c's model). The input is
+ * shadow-utils' find_range (before 4.20 and from 4.20 on) and podman
+ * (libsubid's list_owner_ranges, containers/storage) match them, written
+ * here from their code, apart from src/lib/subid.c's model. The input is
  * also read as login.defs. */
 #include <inttypes.h>
 
@@ -69,14 +70,48 @@ static bool newuidmap_serves(const struct world *w, const char *owner, uint32_t 
 	return streq(owner, name) || streq(owner, s) || (pw_uid(w, owner, &u) && u == owner_uid);
 }
 
-/* Whether containers/storage's own parser gives it to the caller of uid:
- * the owner is user.LookupId's name, or the uid in decimal. */
-static bool storage_serves(const struct world *w, const char *owner, uint32_t uid)
+/* Whether podman finds it for the caller of uid: through libsubid
+ * (list_owner_ranges) or containers/storage's own parser, the owner is the
+ * caller's name (getpwuid's) or the uid getpwnam gives for that name. */
+static bool podman_finds(const struct world *w, const char *owner, uint32_t uid)
 {
 	const char *name = pw_name(w, uid);
-	char s[16];
-	snprintf(s, sizeof(s), "%" PRIu32, uid);
-	return (name && streq(owner, name)) || streq(owner, s);
+	uint32_t owner_uid;
+	if (!name)
+		return false;
+	char s[16] = "";
+	if (pw_uid(w, name, &owner_uid))
+		snprintf(s, sizeof(s), "%" PRIu32, owner_uid);
+	return streq(owner, name) || streq(owner, s);
+}
+
+/* A user name or an owner as shadow-utils from 4.20 on read it
+ * (getpw_uid_or_nam): a string strtoumax takes whole in base 10 is a uid,
+ * looked up with getpwuid; anything else a name, with getpwnam. */
+static bool resolve_420(const struct world *w, const char *s, uint32_t *uid)
+{
+	const char *p = s;
+	while (*p == ' ' || (*p >= '\t' && *p <= '\r'))
+		p++;
+	if (*p == '+')
+		p++;
+	if (*p >= '0' && *p <= '9' && strspn(p, "0123456789") == strlen(p)) {
+		unsigned long long v = strtoull(p, NULL, 10);
+		if (strlen(p) > 20 || v > UINT32_MAX || !pw_name(w, (uint32_t)v))
+			return false;
+		*uid = (uint32_t)v;
+		return true;
+	}
+	return pw_uid(w, s, uid);
+}
+
+/* Whether newuidmap from shadow-utils 4.20 on gives it to the caller of
+ * uid: the owner and the caller's name resolve to the same uid. */
+static bool newuidmap_420_serves(const struct world *w, const char *owner, uint32_t uid)
+{
+	const char *name = pw_name(w, uid);
+	uint32_t a, b;
+	return name && resolve_420(w, name, &a) && resolve_420(w, owner, &b) && a == b;
 }
 
 static bool within(uint64_t id, const struct phpc_subid_new *v)
@@ -113,20 +148,19 @@ static void check_new(const struct world *w, const struct phpc_subid_new *v, siz
 		char num[16];
 		snprintf(num, sizeof(num), "%" PRIu32, v[i].uid);
 		const char *owner = v[i].by_uid ? num : v[i].name;
-		/* newuidmap gives it to its uid, and no other uid can use it,
-		 * through newuidmap or podman's own parser */
-		if (!newuidmap_serves(w, owner, v[i].uid))
+		/* newuidmap (before and from 4.20) gives it to its uid and podman
+		 * finds it for that uid; no other uid can use it, through either */
+		if (!newuidmap_serves(w, owner, v[i].uid) ||
+		    !newuidmap_420_serves(w, owner, v[i].uid) || !podman_finds(w, owner, v[i].uid))
 			__builtin_trap();
 		for (size_t j = 0; j < w->n; j++) {
 			uint32_t other = w->users[j].uid;
-			if (other != v[i].uid &&
-			    (newuidmap_serves(w, owner, other) || storage_serves(w, owner, other)))
+			if (other != v[i].uid && (newuidmap_serves(w, owner, other) ||
+			                          newuidmap_420_serves(w, owner, other) ||
+			                          podman_finds(w, owner, other)))
 				__builtin_trap();
 		}
 		if (!name_reads_alike(owner) || holds_real_id(w, &v[i], gids))
-			__builtin_trap();
-		/* podman's own parser finds it too: the name getpwuid gives */
-		if (!storage_serves(w, owner, v[i].uid))
 			__builtin_trap();
 	}
 	size_t len = 0;

@@ -179,14 +179,24 @@ static void test_parse_number_edges(void **state)
 	      "b:18446744073709551616:1\n" /* past what strtoul reads */
 	      "c:0x:1\n"
 	      "d:08:1\n"
-	      "e:-1:1\n"
-	      "f:0:1\n",
+	      "e:-1:1\n" /* strtoul negates: UINT64_MAX */
+	      "f:0:1\n"
+	      "g:100:-1\n"
+	      "h:0:0\n",
 	      &f);
-	assert_int_equal(f.n, 2);
+	assert_int_equal(f.n, 5);
 	assert_string_equal(f.v[0].owner, "a");
 	assert_true(f.v[0].start == UINT64_MAX);
-	assert_string_equal(f.v[1].owner, "f");
-	assert_int_equal(f.v[1].start, 0);
+	assert_string_equal(f.v[1].owner, "e");
+	assert_true(f.v[1].start == UINT64_MAX);
+	assert_string_equal(f.v[2].owner, "f");
+	assert_int_equal(f.v[2].start, 0);
+	assert_true(f.v[3].count == UINT64_MAX);
+	/* what newuidmap before shadow-utils 4.15 makes of them: every id */
+	assert_has_line(&f.warnings, "f line 7: g's count is negative",
+	                "reads it as 18446744073709551615", "remove the line");
+	assert_has_line(&f.warnings, "f line 8: h has a start and a count of 0",
+	                "every id, root's included");
 	phpc_subid_file_clear(&f);
 }
 
@@ -385,12 +395,15 @@ static void test_plan_present_by_name_or_number(void **state)
 	     "erin:500000:65536\n", /* erin, a second name of uid 1005 */
 	     "alice:200000:65536\n", users, ARRAY_SIZE(users), &defaults);
 	assert_int_equal(w.plan.users, 5);
-	assert_int_equal(w.plan.had_uid, 3);
+	assert_int_equal(w.plan.had_uid, 2);
 	assert_int_equal(w.plan.had_gid, 1);
-	assert_int_equal(w.plan.n_uid_new, 2);
+	/* podman lists the ranges of the name getpwuid gives (alias) and of the
+	 * uid, never of a second name: uid 1005 gets a block under alias */
+	assert_int_equal(w.plan.n_uid_new, 3);
 	assert_string_equal(w.plan.uid_new[0].name, "carol");
 	assert_string_equal(w.plan.uid_new[1].name, "dave");
-	/* the files are separate: bob and uid 1005 (by its first name) lack gids */
+	assert_string_equal(w.plan.uid_new[2].name, "alias");
+	/* the files are separate: bob and uid 1005 lack gids */
 	assert_int_equal(w.plan.n_gid_new, 4);
 	assert_string_equal(w.plan.gid_new[0].name, "bob");
 	assert_string_equal(w.plan.gid_new[3].name, "alias");
@@ -495,28 +508,46 @@ static void test_plan_numeric_names(void **state)
 	struct phpc_subid_params p = defaults;
 	p.uid_max = 6000;
 	struct world w;
-	/* case A: "3001:..." for uid 5000 would be carl's too: its block goes
-	 * under its uid, 5000 */
+	/* case A: "3001:..." for uid 5000 would be carl's too, and from
+	 * shadow-utils 4.20 on newuidmap takes user 3001 itself for uid 3001,
+	 * carl (so does it user 03003, for uid 3003): no block would be theirs
+	 * alone */
 	plan(&w, "", "", users, ARRAY_SIZE(users), &p);
-	assert_int_equal(w.plan.left_out.n, 0);
-	assert_string_equal(written_owners(&w), "1002 carl 5000 03003");
+	assert_string_equal(written_owners(&w), "1002");
 	assert_string_equal(w.plan.uid_new[0].name, "1002"); /* its own uid: fine */
 	assert_false(w.plan.uid_new[0].by_uid);
-	/* "03003" is not "%lu" of any uid: a name like another */
-	assert_false(w.plan.uid_new[3].by_uid);
-	assert_int_equal(w.plan.n_gid_new, 4);
+	assert_int_equal(w.plan.n_gid_new, 1);
+	assert_int_equal(w.plan.left_out.n, 3);
+	/* and carl, whose block user 3001 would get from 4.20 on */
+	assert_has_line(
+	    &w.plan.left_out,
+	    "user carl (uid 3001) gets no block: the name of user 3001 (uid 5000) reads "
+	    "as uid 3001, and newuidmap from shadow-utils 4.20 on takes that user for "
+	    "it, so any block of carl's would be theirs too; rename user 3001");
+	assert_has_line(&w.plan.left_out,
+	                "user 3001 (uid 5000) gets no block: its name reads as uid 3001, and "
+	                "newuidmap from shadow-utils 4.20 on takes such a user for that uid",
+	                "rename it");
+	assert_has_line(&w.plan.left_out, "user 03003 (uid 5001) gets no block",
+	                "its name reads as uid 3003");
 	world_clear(&w);
 
 	/* case B: an existing "3001:..." is carl's by number and user 3001's by
-	 * name: taken as neither's, and reported; each gets a block of its own */
-	plan(&w, "3001:200000:65536\n", "3001:200000:65536\n", users, ARRAY_SIZE(users), &p);
+	 * name, and "03003:..." user 03003's and, from 4.20 on, uid 3003's:
+	 * taken as nobody's, and reported */
+	plan(&w, "3001:200000:65536\n03003:400000:65536\n", "3001:200000:65536\n", users,
+	     ARRAY_SIZE(users), &p);
 	assert_int_equal(w.plan.had_uid, 0);
 	assert_int_equal(w.plan.had_gid, 0);
 	assert_has_line(&w.plan.overlaps, "/etc/subuid: line 1 (3001: 200000-265535)",
 	                "its owner is uid 3001 and also the name of the user with uid 5000");
+	assert_has_line(
+	    &w.plan.overlaps, "/etc/subuid: line 2 (03003: 400000-465535)",
+	    "its owner reads as uid 3003 to newuidmap from shadow-utils 4.20 on, and as "
+	    "the user with uid 5001 to older ones");
 	assert_has_line(&w.plan.overlaps, "/etc/subgid: line 1");
-	assert_int_equal(w.plan.left_out.n, 0);
-	assert_string_equal(written_owners(&w), "1002 carl 5000 03003");
+	assert_int_equal(w.plan.left_out.n, 3);
+	assert_string_equal(written_owners(&w), "1002");
 	world_clear(&w);
 
 	/* without a user named 3001, "3001:..." is carl's */
@@ -731,6 +762,22 @@ static void test_plan_unwritable_names(void **state)
 	world_clear(&w);
 }
 
+/* Entries that newuidmap reads as every id hold root's uid and every block:
+ * reported, and no block is written over them. */
+static void test_plan_entries_of_every_id(void **state)
+{
+	(void)state;
+	const struct phpc_subid_user users[] = {{"root", 0, 0}, {"alice", 1001, 1001}};
+	struct world w;
+	plan(&w, "x:0:0\n", "y:50:-1\n", users, ARRAY_SIZE(users), &defaults);
+	assert_int_equal(w.plan.n_uid_new + w.plan.n_gid_new, 0);
+	assert_has_line(&w.plan.overlaps,
+	                "/etc/subuid: uid 0 of user root lies inside line 1 (x: ");
+	assert_has_line(&w.plan.overlaps, "/etc/subgid: gid 1001", "(y: 50-18446744073709551615)");
+	assert_has_line(&w.plan.left_out, "user alice (uid 1001) gets no block", "would overlap");
+	world_clear(&w);
+}
+
 /* ---- output ------------------------------------------------------------------------------- */
 
 static void test_render_keeps_bytes(void **state)
@@ -908,6 +955,7 @@ int main(void)
 	    cmocka_unit_test(test_plan_groups_and_every_uid),
 	    cmocka_unit_test(test_plan_overflow_left_out),
 	    cmocka_unit_test(test_plan_unwritable_names),
+	    cmocka_unit_test(test_plan_entries_of_every_id),
 	    cmocka_unit_test(test_render_keeps_bytes),
 	    cmocka_unit_test(test_rerun_adds_nothing),
 	    cmocka_unit_test(test_diff),
