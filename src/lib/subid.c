@@ -163,7 +163,9 @@ static bool reads_as_number(const char *s, uint32_t *uid)
 	size_t i = 0;
 	while (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r'))
 		i++;
-	if (s[i] == '+')
+	/* strtou_noneg takes "-0" for 0: the only negative number it takes */
+	bool minus = s[i] == '-';
+	if (s[i] == '+' || minus)
 		i++;
 	if (s[i] < '0' || s[i] > '9')
 		return false;
@@ -175,6 +177,8 @@ static bool reads_as_number(const char *s, uint32_t *uid)
 		if (v > UINT32_MAX)
 			return false;
 	}
+	if (minus && v != 0)
+		return false;
 	*uid = (uint32_t)v;
 	return true;
 }
@@ -343,12 +347,12 @@ static void parse_line(struct phpc_subid_file *f, const char *s, size_t n, size_
 	    .line = line,
 	};
 	size_t on = (size_t)(c1 - s);
-	if (space_at(s, on) || space_before(s, on)) {
+	if (space_at(s, on)) {
 		/* podman trims the line, newuidmap does not: they read the entry as
-		 * different owners' */
+		 * different owners' (white space before the ':' stays for both) */
 		_cleanup_free_ char *owner = esc_str(e.owner);
 		warn(f, false, line,
-		     "the owner \"%s\" starts or ends with white space, which podman trims and "
+		     "the owner \"%s\" starts with white space, which podman trims and "
 		     "newuidmap does not: podman takes the entry for the trimmed name's, and "
 		     "newuidmap refuses it to that user, so podman fails for them; remove the "
 		     "white space by hand",
@@ -1443,12 +1447,16 @@ static char *hunk_range(size_t line, size_t n)
 	return n == 1 ? phpc_xasprintf("%zu", line) : phpc_xasprintf("%zu,%zu", line, n);
 }
 
-char *phpc_subid_diff(const struct phpc_subid_file *f, const struct phpc_subid_new *v, size_t n)
+char *phpc_subid_diff(const struct phpc_subid_file *f, const struct phpc_subid_new *v, size_t n,
+                      size_t *len)
 {
 	struct buf b = {0};
 	buf_add(&b, "", 0);
-	if (!phpc_subid_changes(f, n))
+	if (!phpc_subid_changes(f, n)) {
+		if (len)
+			*len = 0;
 		return b.p;
+	}
 	buf_addf(&b, "--- %s\n+++ %s\n", f->name, f->name);
 	if (lacks_final_newline(f)) {
 		/* the last line changes: it gains its '\n' */
@@ -1468,6 +1476,8 @@ char *phpc_subid_diff(const struct phpc_subid_file *f, const struct phpc_subid_n
 		buf_addf(&b, "@@ -%zu,0 +%s @@\n", f->lines, new_range);
 	}
 	add_lines(&b, "+", v, n);
+	if (len)
+		*len = b.n;
 	return b.p;
 }
 

@@ -157,8 +157,10 @@ char *phpc_subid_render(const struct phpc_subid_file *f, const struct phpc_subid
 
 /* The same change as a unified diff of f->name ("--- NAME", "+++ NAME", one
  * hunk, no context lines) that patch(1) applies; "" when there is none
- * (phpc_subid_changes). Newly allocated. */
-char *phpc_subid_diff(const struct phpc_subid_file *f, const struct phpc_subid_new *v, size_t n);
+ * (phpc_subid_changes). Newly allocated; *len (if not NULL) gets its length:
+ * a line of the file it repeats may hold a NUL. */
+char *phpc_subid_diff(const struct phpc_subid_file *f, const struct phpc_subid_new *v, size_t n,
+                      size_t *len);
 
 /* UID_MIN and UID_MAX of a login.defs text (shadow-utils' settings file):
  * each that is set and valid replaces *uid_min or *uid_max; one that is not

@@ -547,10 +547,13 @@ static int run(int argc, char **argv, struct phpc_error **err)
 	print_all(stderr, PROG ": warning: ", &plan.overlaps);
 	print_all(stderr, PROG ": warning: ", &plan.left_out);
 	if (o.dry_run) {
-		_cleanup_free_ char *du = phpc_subid_diff(&tu.file, plan.uid_new, plan.n_uid_new);
-		_cleanup_free_ char *dg = phpc_subid_diff(&tg.file, plan.gid_new, plan.n_gid_new);
-		fputs(du, stdout);
-		fputs(dg, stdout);
+		size_t nu, ng;
+		_cleanup_free_ char *du =
+		    phpc_subid_diff(&tu.file, plan.uid_new, plan.n_uid_new, &nu);
+		_cleanup_free_ char *dg =
+		    phpc_subid_diff(&tg.file, plan.gid_new, plan.n_gid_new, &ng);
+		fwrite(du, 1, nu, stdout);
+		fwrite(dg, 1, ng, stdout);
 	} else {
 		r = target_write(&tu, plan.uid_new, plan.n_uid_new, err);
 		if (r == 0) {

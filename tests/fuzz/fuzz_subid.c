@@ -93,6 +93,11 @@ static bool resolve_420(const struct world *w, const char *s, uint32_t *uid)
 	const char *p = s;
 	while (*p == ' ' || (*p >= '\t' && *p <= '\r'))
 		p++;
+	/* strtou_noneg: a '-' only before zeros, "-0" */
+	if (*p == '-' && p[1] && strspn(p + 1, "0") == strlen(p + 1)) {
+		*uid = 0;
+		return pw_name(w, 0) != NULL;
+	}
 	if (*p == '+')
 		p++;
 	if (*p >= '0' && *p <= '9' && strspn(p, "0123456789") == strlen(p)) {
@@ -168,7 +173,7 @@ static void check_new(const struct world *w, const struct phpc_subid_new *v, siz
 	if (len < f->len || memcmp(text, f->text, f->len) != 0)
 		__builtin_trap();
 	free(text);
-	free(phpc_subid_diff(f, v, n));
+	free(phpc_subid_diff(f, v, n, NULL));
 }
 
 static void plan(const struct world *w, const struct phpc_subid_params *p)
@@ -185,15 +190,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct phpc_subid_file f;
 	phpc_subid_parse("/etc/subuid", (const char *)data, size, &f);
 
-	enum { MAX_USERS = 64, FIXED = 12 };
+	enum { MAX_USERS = 64, FIXED = 14 };
 	/* and some that newuidmap or podman could mistake: a number that is
 	 * another uid, one name listed for two uids, white space at an end, a
-	 * uid whose name is another uid's second name */
+	 * uid whose name is another uid's second name, one that reads as root's */
 	struct phpc_subid_user users[MAX_USERS + FIXED] = {
 	    {"alice", 1001, 1001}, {"bob", 1002, 100},    {"1003", 1003, 1003},
 	    {"1004", 2004, 2004},  {"carl", 1004, 1004},  {"dup", 1005, 1005},
 	    {"dup", 1006, 1006},   {"01007", 1007, 1007}, {"eve ", 1008, 1008},
 	    {"carla", 1010, 1010}, {"bo", 1010, 1010},    {"bo", 1011, 1011},
+	    {"root", 0, 0},        {"-0", 1012, 1012},
 	};
 	size_t n = FIXED;
 	for (size_t i = 0; i < f.n && n < ARRAY_SIZE(users); i++)

@@ -127,7 +127,7 @@ static void test_parse_entries_and_others(void **state)
 	/* (to newuidmap, lines that are not entries; to podman, nobody's) */
 	assert_has_line(&f.warnings, "f line 1:", "newuidmap ignores it; kept as it is");
 	assert_has_line(&f.warnings, "f line 2:", "newuidmap ignores it; kept as it is");
-	assert_has_line(&f.warnings, "f line 3: the owner \"\\x09alice\" starts or ends with white "
+	assert_has_line(&f.warnings, "f line 3: the owner \"\\x09alice\" starts with white "
 	                             "space, which podman trims and newuidmap does not");
 	phpc_subid_file_clear(&f);
 }
@@ -532,6 +532,14 @@ static void test_plan_numeric_names(void **state)
 	                "its name reads as uid 3003");
 	world_clear(&w);
 
+	/* "-0" is uid 0 to strtou_noneg (4.20): root's ranges would be its */
+	const struct phpc_subid_user zero[] = {{"root", 0, 0}, {"-0", 1001, 1001}};
+	plan(&w, "root:100000:65536\n", "root:100000:65536\n", zero, ARRAY_SIZE(zero), &p);
+	assert_int_equal(w.plan.n_uid_new + w.plan.n_gid_new, 0);
+	assert_has_line(&w.plan.left_out,
+	                "user -0 (uid 1001) gets no block: its name reads as uid 0");
+	world_clear(&w);
+
 	/* case B: an existing "3001:..." is carl's by number and user 3001's by
 	 * name, and "03003:..." user 03003's and, from 4.20 on, uid 3003's:
 	 * taken as nobody's, and reported */
@@ -845,30 +853,42 @@ static void test_diff(void **state)
 	char *d;
 
 	parse("/etc/subuid", "", &f);
-	d = phpc_subid_diff(&f, one, 1);
+	d = phpc_subid_diff(&f, one, 1, NULL);
 	assert_string_equal(d, "--- /etc/subuid\n+++ /etc/subuid\n@@ -0,0 +1 @@\n+carol:10:5\n");
 	free(d);
-	d = phpc_subid_diff(&f, NULL, 0);
+	d = phpc_subid_diff(&f, NULL, 0, NULL);
 	assert_string_equal(d, "");
 	free(d);
 	phpc_subid_file_clear(&f);
 
 	parse("/etc/subuid", "a:1:2\nb:3:4\n", &f);
-	d = phpc_subid_diff(&f, two, 2);
+	d = phpc_subid_diff(&f, two, 2, NULL);
 	assert_string_equal(d, "--- /etc/subuid\n+++ /etc/subuid\n@@ -2,0 +3,2 @@\n"
 	                       "+carol:10:5\n+dave:15:5\n");
 	free(d);
 	phpc_subid_file_clear(&f);
 
 	parse("/etc/subuid", "a:1:2\nb:3:4", &f);
-	d = phpc_subid_diff(&f, one, 1);
+	d = phpc_subid_diff(&f, one, 1, NULL);
 	assert_string_equal(d, "--- /etc/subuid\n+++ /etc/subuid\n@@ -2 +2,2 @@\n-b:3:4\n"
 	                       "\\ No newline at end of file\n+b:3:4\n+carol:10:5\n");
 	free(d);
 	/* the newline alone */
-	d = phpc_subid_diff(&f, NULL, 0);
+	d = phpc_subid_diff(&f, NULL, 0, NULL);
 	assert_string_equal(d, "--- /etc/subuid\n+++ /etc/subuid\n@@ -2 +2 @@\n-b:3:4\n"
 	                       "\\ No newline at end of file\n+b:3:4\n");
+	free(d);
+	phpc_subid_file_clear(&f);
+
+	/* a last line holding a NUL: the length tells where the diff ends */
+	static const char nul[] = "a:1:2\nb\0c";
+	phpc_subid_parse("/etc/subuid", nul, sizeof(nul) - 1, &f);
+	size_t len = 0;
+	d = phpc_subid_diff(&f, one, 1, &len);
+	static const char want[] = "--- /etc/subuid\n+++ /etc/subuid\n@@ -2 +2,2 @@\n-b\0c\n"
+	                           "\\ No newline at end of file\n+b\0c\n+carol:10:5\n";
+	assert_int_equal(len, sizeof(want) - 1);
+	assert_memory_equal(d, want, len);
 	free(d);
 	phpc_subid_file_clear(&f);
 }
