@@ -23,7 +23,7 @@
 struct item {
 	long long id;
 	bool recovered; /* recorded before a restart: ask the backend first */
-	int tries;      /* transient failures so far (out of fds, of processes) */
+	int tries;      /* passing failures so far: out of fds, a deleted job's container */
 	struct item *next;
 };
 
@@ -117,6 +117,15 @@ static bool transient(const struct phpc_error *e)
 	       (e->code == EMFILE || e->code == ENFILE || e->code == EAGAIN || e->code == ENOMEM);
 }
 
+/* Tries of a job's start, a second apart: then a passing cause has become
+ * the job's error, never a job left notStarted for good. */
+#define START_TRIES 30
+
+static bool try_again(const struct item *it, const struct phpc_error *e)
+{
+	return transient(e) && it->tries + 1 < START_TRIES;
+}
+
 static struct json_object *check_dirs(struct jobd *d, const struct phpc_job_spec *s, bool make);
 
 /* Returns true when the item is to be tried again. */
@@ -138,7 +147,7 @@ static bool start_one(struct jobd *d, struct item *it)
 		 * job and before the database said so */
 		r = backend_find(d->c, &j, &id, &e);
 		if (r < 0 && r != -ENOENT) {
-			if (transient(e))
+			if (try_again(it, e))
 				return true;
 			fail_job(d, &j, e->msg);
 			return false;
@@ -166,7 +175,7 @@ static bool start_one(struct jobd *d, struct item *it)
 		}
 		r = backend_submit(d->c, &j, &s, &id, &e);
 		if (r < 0) {
-			if (transient(e))
+			if (try_again(it, e))
 				return true;
 			fail_job(d, &j, e ? e->msg : strerror(-r));
 			return false;
@@ -192,7 +201,8 @@ static void *worker(void *arg)
 	struct jobd *d = arg;
 	struct item *it;
 	while ((it = dequeue(d))) {
-		if (start_one(d, it) && ++it->tries < 30) {
+		if (start_one(d, it)) {
+			it->tries++;
 			sleep(1);
 			push(d, it);
 			continue;

@@ -118,7 +118,10 @@ static bool says_missing(const char *errout)
 /* ---- podman ---------------------------------------------------------------- */
 
 /* The full id of the container named jid when it carries job id's label;
- * -ENOENT when there is none of that name, -EEXIST when it is another's. */
+ * -ENOENT when there is none of that name, -EEXIST when it is another's.
+ * One of an earlier job of this service is -EAGAIN: a jid is unique among
+ * recorded jobs, so that job was DELETEd, and the worker that was starting
+ * it removes its container once podman returns (DELETE right after POST). */
 static int podman_adopt(const struct jobd_config *c, const char *jid, long long id, char **cid,
                         struct phpc_error **err)
 {
@@ -139,7 +142,13 @@ static int podman_adopt(const struct jobd_config *c, const char *jid, long long 
 	}
 	char full[80] = "";
 	long long label = -1;
-	if (sscanf(out, "%79s %lld", full, &label) != 2 || label != id)
+	int got = sscanf(out, "%79s %lld", full, &label);
+	if (got == 2 && label >= 0 && label < id)
+		return phpc_error_set(err, EAGAIN,
+		                      "a container named %s of a deleted job (" JOBD_ID_LABEL
+		                      "=%lld) is still there (remove it, or use another jid)",
+		                      jid, label);
+	if (got != 2 || label != id)
 		return phpc_error_set(err, EEXIST,
 		                      "a container named %s exists that is not this job's (remove "
 		                      "it, or use another jid)",
@@ -175,8 +184,14 @@ static int podman_submit(const struct jobd_config *c, const struct jobd_job *j,
 	if (r < 0)
 		return r;
 	if (code != 0) {
-		if (strstr(errout, "already in use"))
-			return podman_adopt(c, s->jid, j->id, backend_id, err);
+		if (strstr(errout, "already in use")) {
+			r = podman_adopt(c, s->jid, j->id, backend_id, err);
+			/* gone since: the name is free now */
+			if (r == -ENOENT)
+				return phpc_error_set(err, EAGAIN, "the name %s was in use",
+				                      s->jid);
+			return r;
+		}
 		_cleanup_free_ char *why = last_line(errout);
 		return phpc_error_set(err, EIO, "podman-hpc run failed (exit code %d): %s", code,
 		                      why);

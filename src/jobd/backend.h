@@ -11,7 +11,8 @@
 /* Hands job j (spec s) to the backend; *backend_id gets its id (the full
  * container id, the Slurm job id). A container of that name that carries
  * this job's id (made before the service was killed) is the job: it is
- * never started twice. One of another job is an error. */
+ * never started twice. One of a deleted job, whose removal may be under
+ * way, is -EAGAIN (try again); one of any other is an error. */
 int backend_submit(const struct jobd_config *c, const struct jobd_job *j,
                    const struct phpc_job_spec *s, char **backend_id, struct phpc_error **err);
 

@@ -161,6 +161,45 @@ teardown() {
 	[ "$(jq -r .logs <<<"$body")" = second ]
 }
 
+@test "jobd: a jid POSTed again right after its DELETE mid-start runs once the old container is gone" {
+	jobd_start "$BATS_TEST_TMPDIR"
+	job_input r1
+	post "$(job_json r1 'sleep 60')"
+	[ "$status_code" = 201 ]
+	# at once: podman-hpc run -d of the first job has not returned yet
+	req DELETE /r1/
+	[ "$status_code" = 204 ]
+	post "$(job_json r1 'echo again')"
+	[ "$status_code" = 201 ]
+	wait_status r1 finishedSuccessfully 90
+	[ "$(jq -r .logs <<<"$body")" = again ]
+	# the first job's container went; the second's is the one named r1
+	local n=""
+	for _ in $(seq 60); do
+		n=$("$PHPC" ps -aq --filter label=podman-hpc-jobd=1 --filter name='^r1$' | wc -l)
+		[ "$n" = 1 ] && break
+		sleep 0.5
+	done
+	[ "$n" = 1 ]
+	req DELETE /r1/
+	[ "$status_code" = 204 ]
+}
+
+@test "jobd: a deleted job's container nobody removes holds its jid: the new job ends with an error that says so" {
+	# left by a service killed between a DELETE and the removal
+	"$PHPC" create --name=h1 --label=podman-hpc-jobd=1 --label=podman-hpc-jobd.id=0 \
+		localhost/phpc-tiny true >/dev/null
+	jobd_start "$BATS_TEST_TMPDIR"
+	job_input h1
+	post "$(job_json h1 true)"
+	[ "$status_code" = 201 ]
+	wait_status h1 finishedWithError 90
+	[[ "$(jq -r .message <<<"$body")" == *"container named h1 of a deleted job"*"remove it, or use another jid"* ]]
+	# the service did not remove what it cannot prove is its own
+	[ -n "$("$PHPC" ps -aq --filter name='^h1$')" ]
+	"$PHPC" rm h1 >/dev/null
+}
+
 @test "jobd: a failing job and an image that does not exist finish with an error that says why" {
 	jobd_start "$BATS_TEST_TMPDIR"
 	job_input f1
