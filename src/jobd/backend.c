@@ -157,6 +157,44 @@ static int podman_adopt(const struct jobd_config *c, const char *jid, long long 
 	return 0;
 }
 
+static int podman_remove_id(const struct jobd_config *c, const char *jid, const char *cid,
+                            struct phpc_error **err)
+{
+	/* --time 0: a job's PID 1 (sh, sleep) ignores SIGTERM; a DELETE must
+	 * not wait out podman's 10 s stop timeout while the jid stays taken */
+	_cleanup_strv_ struct phpc_strv argv = {0};
+	argv_of(&argv, c->podman_hpc, "rm", "--force", "--time=0", cid, NULL);
+	_cleanup_free_ char *errout = NULL;
+	int code = 0;
+	int r = run(argv.v, QUERY_TIMEOUT_MS, NULL, &errout, &code, err);
+	if (r < 0)
+		return r;
+	if (code != 0 && !says_missing(errout)) {
+		_cleanup_free_ char *why = last_line(errout);
+		return phpc_error_set(err, EIO, "podman-hpc rm %s failed: %s", jid, why);
+	}
+	return 0;
+}
+
+/* A job with no container id never started, but a run -d that was
+ * killed at its time limit may have made one: by name, if it carries the
+ * job's own id. */
+static int podman_remove(const struct jobd_config *c, const struct jobd_job *j,
+                         struct phpc_error **err)
+{
+	if (j->backend_id && *j->backend_id)
+		return podman_remove_id(c, j->jid, j->backend_id, err);
+	_cleanup_free_ char *cid = NULL;
+	int r = podman_adopt(c, j->jid, j->id, &cid, err);
+	if (r == -ENOENT || r == -EEXIST || r == -EAGAIN) {
+		phpc_error_freep(err);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	return podman_remove_id(c, j->jid, cid, err);
+}
+
 static int podman_submit(const struct jobd_config *c, const struct jobd_job *j,
                          const struct phpc_job_spec *s, char **backend_id, struct phpc_error **err)
 {
@@ -181,8 +219,13 @@ static int podman_submit(const struct jobd_config *c, const struct jobd_job *j,
 	int code = 0;
 	r = run(a.v, RUN_TIMEOUT_MS, &out, &errout, &code, err);
 	unlinkat(dfd, name, 0);
-	if (r < 0)
+	if (r < 0) {
+		/* killed at its time limit: what it made would hold the jid */
+		struct jobd_job made = {.id = j->id, .jid = s->jid};
+		_cleanup_error_ struct phpc_error *e2 = NULL;
+		podman_remove(c, &made, &e2);
 		return r;
+	}
 	if (code != 0) {
 		if (strstr(errout, "already in use")) {
 			r = podman_adopt(c, s->jid, j->id, backend_id, err);
@@ -283,23 +326,6 @@ static int podman_logs(const struct jobd_config *c, const struct jobd_job *j, ch
 		return phpc_error_set(err, EIO, "podman-hpc logs %s failed: %s", j->jid, why);
 	}
 	*logs = phpc_utf8_sanitize(o, strlen(o));
-	return 0;
-}
-
-static int podman_remove(const struct jobd_config *c, const struct jobd_job *j,
-                         struct phpc_error **err)
-{
-	_cleanup_strv_ struct phpc_strv argv = {0};
-	argv_of(&argv, c->podman_hpc, "rm", "--force", j->backend_id, NULL);
-	_cleanup_free_ char *errout = NULL;
-	int code = 0;
-	int r = run(argv.v, QUERY_TIMEOUT_MS, NULL, &errout, &code, err);
-	if (r < 0)
-		return r;
-	if (code != 0 && !says_missing(errout)) {
-		_cleanup_free_ char *why = last_line(errout);
-		return phpc_error_set(err, EIO, "podman-hpc rm %s failed: %s", j->jid, why);
-	}
 	return 0;
 }
 
@@ -611,6 +637,16 @@ int backend_observe(const struct jobd_config *c, const struct jobd_job *j, struc
 		pthread_join(t, NULL);
 	else if (r == 0)
 		logs_call_run(&l);
+	/* read at once, the logs may predate the container's last lines: the
+	 * GET that finds it finished stores them for good, so they are read
+	 * again now that it has ended */
+	if (threaded && r == 0 && !out->gone &&
+	    (out->status == PHPC_JOB_SUCCESS || out->status == PHPC_JOB_ERROR)) {
+		free(l.logs);
+		phpc_error_freep(&l.err);
+		l.logs = NULL;
+		logs_call_run(&l);
+	}
 	if (r < 0) {
 		free(l.logs);
 		phpc_error_free(l.err);
