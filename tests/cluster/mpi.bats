@@ -21,7 +21,8 @@ shipped_modules() {
 }
 
 setup_file() {
-	[ -e /etc/slurm/.phpc-cluster ] || skip "the simulated cluster is not running (tests/run-all starts it)"
+	# each test skips in setup(): bats 1.8 reports a skip here as a failure
+	[ -e /etc/slurm/.phpc-cluster ] || return 0
 	cluster=$(cat /etc/slurm/.phpc-cluster)
 	SQUASH_DIR=$cluster/shared/squash-$(id -un)
 	export SQUASH_DIR

@@ -9,7 +9,8 @@
 . "$BATS_TEST_DIRNAME/../lib/registry.bash"
 
 setup_file() {
-	[ -e /etc/slurm/.phpc-cluster ] || skip "the simulated cluster is not running (tests/run-all starts it)"
+	# each test skips in setup(): bats 1.8 reports a skip here as a failure
+	[ -e /etc/slurm/.phpc-cluster ] || return 0
 	cluster=$(cat /etc/slurm/.phpc-cluster)
 	base=$cluster/shared/upload-$(id -un)
 	rm -rf "$base"

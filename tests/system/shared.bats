@@ -169,7 +169,7 @@ kill_task0() {
 		kill_task0 "$n"
 		kill "$slow_run"
 		[ "$status" -ne 0 ]
-		[ "$elapsed_ms" -lt 10000 ] # the start timeout is 20 s for 2 tasks, 40 s for 8
+		[ "$elapsed_ms" -lt 15000 ] # the start timeout is 20 s for 2 tasks, 40 s for 8
 		[ "$(grep -c '^Error: local task 0 on this node .* exited before the shared container' out.txt)" -eq $((n - 1)) ]
 		[ "$(grep -c '^Error: ' out.txt)" -eq $((n - 1)) ]
 		# the last task to leave removed the step's state

@@ -136,8 +136,13 @@ squash_id() {
 		"$PHPC" "$IMG"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *a* && "$output" == *b* ]]
-	sleep 1
-	[ -z "$(ps -u "$(id -u)" -o stat=,comm= | awk '$1 !~ /Z/ && $2 ~ /squashfuse/')" ]
+	local left=""
+	for _ in $(seq 100); do
+		left=$(ps -u "$(id -u)" -o stat=,comm= | awk '$1 !~ /Z/ && $2 ~ /squashfuse/')
+		[ -z "$left" ] && break
+		sleep 0.2
+	done
+	[ -z "$left" ]
 	if [ "$(id -u)" -eq 0 ]; then
 		run grep -c phpc-squash /proc/self/mountinfo
 	else
