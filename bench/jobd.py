@@ -3,7 +3,8 @@
 (median, p99) of BENCH_JOBS jobs sent one after another, the service's RSS
 once they are recorded, and GET /api/v1/JID/ of finished jobs in requests per
 second. Targets: GET >= 5,000 req/s, POST p99 <= 20 ms, RSS <= 20 MiB.
-First, GET of a running job (state and output, asked of podman) against one
+First, GET of a running job (its state asked of podman, its output read from
+the container's log file) against one
 `podman-hpc container inspect` of its container, in turns: medians over
 BENCH_RUNS pairs (21) and their ratio. BENCH_PART=live runs that part alone.
 pman on this machine (rootless podman 4.3): GET 2 req/s, POST 0.6 s median,
@@ -139,7 +140,7 @@ def main():
               "(target <= 20 MiB)")
         # every job handed to podman and every container ended (asked of the
         # database and of podman, not of the service: a GET of a live job
-        # costs two podman-hpc processes)
+        # costs a podman-hpc process)
         t0 = time.time()
         db = os.path.join(tmp, "state", "jobs.db")
         while time.time() - t0 < 3600:

@@ -8,7 +8,6 @@
 #include <stdarg.h>
 #include <fcntl.h>
 #include <json.h>
-#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -76,10 +75,14 @@ static void container_args(const struct jobd_config *c, const struct jobd_job *j
                            const struct phpc_job_spec *s, const char *env_file, bool detach,
                            struct phpc_strv *a)
 {
-	if (detach)
+	if (detach) {
 		phpc_strv_add(a, "-d");
-	else
+		/* its log is read as a file: a GET of a running job starts
+		 * one podman process (inspect), not two */
+		phpc_strv_add(a, "--log-driver=k8s-file");
+	} else {
 		phpc_strv_add(a, "--rm");
+	}
 	phpc_strv_addf(a, "--name=%s", s->jid);
 	phpc_strv_add(a, "--label=podman-hpc-jobd=1");
 	phpc_strv_addf(a, "--label=" JOBD_ID_LABEL "=%lld", j->id);
@@ -113,6 +116,39 @@ static void container_args(const struct jobd_config *c, const struct jobd_job *j
 static bool says_missing(const char *errout)
 {
 	return strstr(errout, "no such container") || strstr(errout, "no container with name");
+}
+
+/* The last LOG_READ_MAX bytes of a log file (*cut when that is not all of
+ * it); -ENOENT when there is none. */
+static int read_end(const char *path, char **buf, size_t *len, bool *cut, struct phpc_error **err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return phpc_error_errno(err, errno, "cannot read %s", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return phpc_error_errno(err, errno, "cannot read %s", path);
+	if (!S_ISREG(st.st_mode))
+		return phpc_error_set(err, EINVAL, "%s is not a regular file", path);
+	off_t from = st.st_size > LOG_READ_MAX ? st.st_size - LOG_READ_MAX : 0;
+	size_t want = (size_t)(st.st_size - from);
+	_cleanup_free_ char *b = phpc_xmalloc(want + 1);
+	ssize_t n = pread(fd, b, want, from);
+	if (n < 0)
+		return phpc_error_errno(err, errno, "cannot read %s", path);
+	b[n] = '\0';
+	*len = (size_t)n;
+	if (cut)
+		*cut = from > 0;
+	*buf = steal_pointer(&b);
+	return 0;
+}
+
+/* The last c->logs_tail lines of text, as valid UTF-8 for JSON. */
+static char *tail_text(const struct jobd_config *c, const char *text, size_t n)
+{
+	const char *t = phpc_tail_lines(text, n, c->logs_tail);
+	return phpc_utf8_sanitize(t, n - (size_t)(t - text));
 }
 
 /* ---- podman ---------------------------------------------------------------- */
@@ -268,8 +304,10 @@ static bool time_set(const char *t)
 	return t && *t && strncmp(t, "0001-01-01", 10) != 0;
 }
 
+/* out, and *log_path the container's log when podman writes it as a
+ * k8s-file (NULL otherwise: journald, none). */
 static int podman_state(const struct jobd_config *c, const struct jobd_job *j,
-                        struct jobd_state *out, struct phpc_error **err)
+                        struct jobd_state *out, char **log_path, struct phpc_error **err)
 {
 	_cleanup_strv_ struct phpc_strv argv = {0};
 	argv_of(&argv, c->podman_hpc, "container", "inspect", j->backend_id, NULL);
@@ -306,6 +344,13 @@ static int podman_state(const struct jobd_config *c, const struct jobd_job *j,
 	out->message = phpc_xstrdup(status ? status : "");
 	const char *fin = jstr(st, "FinishedAt"), *sta = jstr(st, "StartedAt");
 	out->timestamp = phpc_xstrdup(time_set(fin) ? fin : sta ? sta : "");
+	struct json_object *hc = NULL, *lc = NULL;
+	if (json_object_object_get_ex(first, "HostConfig", &hc) &&
+	    json_object_object_get_ex(hc, "LogConfig", &lc)) {
+		const char *type = jstr(lc, "Type"), *path = jstr(lc, "Path");
+		if (type && streq(type, "k8s-file") && path && path[0] == '/')
+			*log_path = phpc_xstrdup(path);
+	}
 	json_object_put(a);
 	return 0;
 }
@@ -326,6 +371,21 @@ static int podman_logs(const struct jobd_config *c, const struct jobd_job *j, ch
 		return phpc_error_set(err, EIO, "podman-hpc logs %s failed: %s", j->jid, why);
 	}
 	*logs = phpc_utf8_sanitize(o, strlen(o));
+	return 0;
+}
+
+static int podman_log_file(const struct jobd_config *c, const char *path, char **logs,
+                           struct phpc_error **err)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t n = 0;
+	bool cut = false;
+	int r = read_end(path, &buf, &n, &cut, err);
+	if (r < 0)
+		return r;
+	size_t len = 0;
+	_cleanup_free_ char *text = phpc_k8s_log_text(buf, n, cut, &len);
+	*logs = tail_text(c, text, len);
 	return 0;
 }
 
@@ -539,28 +599,17 @@ static int slurm_logs(const struct jobd_config *c, const struct jobd_job *j, cha
 {
 	_cleanup_free_ char *dir = job_dir(c, j->id);
 	_cleanup_free_ char *path = phpc_xasprintf("%s/output.log", dir);
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT) {
-			*logs = phpc_xstrdup(""); /* not started yet */
-			return 0;
-		}
-		return phpc_error_errno(err, errno, "cannot read %s", path);
+	_cleanup_free_ char *buf = NULL;
+	size_t n = 0;
+	int r = read_end(path, &buf, &n, NULL, err);
+	if (r == -ENOENT) {
+		phpc_error_freep(err);
+		*logs = phpc_xstrdup(""); /* not started yet */
+		return 0;
 	}
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return phpc_error_errno(err, errno, "cannot read %s", path);
-	if (!S_ISREG(st.st_mode))
-		return phpc_error_set(err, EINVAL, "%s is not a regular file", path);
-	off_t from = st.st_size > LOG_READ_MAX ? st.st_size - LOG_READ_MAX : 0;
-	size_t want = (size_t)(st.st_size - from);
-	_cleanup_free_ char *buf = phpc_xmalloc(want + 1);
-	ssize_t n = pread(fd, buf, want, from);
-	if (n < 0)
-		return phpc_error_errno(err, errno, "cannot read %s", path);
-	buf[n] = '\0';
-	const char *t = phpc_tail_lines(buf, (size_t)n, c->logs_tail);
-	*logs = phpc_utf8_sanitize(t, (size_t)n - (size_t)(t - buf));
+	if (r < 0)
+		return r;
+	*logs = tail_text(c, buf, n);
 	return 0;
 }
 
@@ -603,66 +652,36 @@ int backend_find(const struct jobd_config *c, const struct jobd_job *j, char **b
 	                                : podman_find(c, j, backend_id, err);
 }
 
-struct logs_call {
-	const struct jobd_config *c;
-	const struct jobd_job *j;
-	char *logs;
-	struct phpc_error *err;
-	int r;
-};
-
-static void *logs_call_run(void *arg)
-{
-	struct logs_call *l = arg;
-	l->r = l->c->backend == JOBD_SLURM ? slurm_logs(l->c, l->j, &l->logs, &l->err)
-	                                   : podman_logs(l->c, l->j, &l->logs, &l->err);
-	return NULL;
-}
-
 int backend_observe(const struct jobd_config *c, const struct jobd_job *j, struct jobd_state *out,
                     char **logs, struct phpc_error **err)
 {
 	*out = (struct jobd_state){0};
 	*logs = NULL;
-	struct logs_call l = {.c = c, .j = j};
-	/* With podman, state and logs are a podman-hpc process each, most of
-	 * whose time is podman starting: a GET of a running job waited for one
-	 * after the other. They run at once (Slurm's are file reads). */
-	pthread_t t;
-	bool threaded =
-	    c->backend == JOBD_PODMAN && pthread_create(&t, NULL, logs_call_run, &l) == 0;
-	int r =
-	    c->backend == JOBD_SLURM ? slurm_state(c, j, out, err) : podman_state(c, j, out, err);
-	if (threaded)
-		pthread_join(t, NULL);
-	else if (r == 0)
-		logs_call_run(&l);
-	/* read at once, the logs may predate the container's last lines: the
-	 * GET that finds it finished stores them for good, so they are read
-	 * again now that it has ended */
-	if (threaded && r == 0 && !out->gone &&
-	    (out->status == PHPC_JOB_SUCCESS || out->status == PHPC_JOB_ERROR)) {
-		free(l.logs);
-		phpc_error_freep(&l.err);
-		l.logs = NULL;
-		logs_call_run(&l);
-	}
-	if (r < 0) {
-		free(l.logs);
-		phpc_error_free(l.err);
+	_cleanup_free_ char *log_path = NULL;
+	int r = c->backend == JOBD_SLURM ? slurm_state(c, j, out, err)
+	                                 : podman_state(c, j, out, &log_path, err);
+	if (r < 0)
 		return r;
+	if (out->gone && c->backend == JOBD_PODMAN) {
+		/* removed: what it printed went with it */
+		*logs = phpc_xstrdup("");
+		return 0;
 	}
-	if (l.r < 0) {
+	/* After the state: the logs of a job seen finished are all it printed,
+	 * and the GET that sees it stores them for good. With podman, the
+	 * container's k8s-file log is read: no second podman process. */
+	_cleanup_error_ struct phpc_error *le = NULL;
+	r = c->backend == JOBD_SLURM ? slurm_logs(c, j, logs, &le)
+	    : log_path               ? podman_log_file(c, log_path, logs, &le)
+	                             : podman_logs(c, j, logs, &le);
+	if (r < 0) {
 		if (!out->gone) {
 			jobd_state_clear(out);
-			*err = l.err;
-			return l.r;
+			*err = steal_pointer(&le);
+			return r;
 		}
-		/* removed: what it printed went with it */
-		phpc_error_free(l.err);
-		l.logs = phpc_xstrdup("");
+		*logs = phpc_xstrdup("");
 	}
-	*logs = l.logs;
 	return 0;
 }
 

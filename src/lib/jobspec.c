@@ -525,3 +525,58 @@ const char *phpc_tail_lines(const char *text, size_t len, long n)
 	}
 	return text;
 }
+
+/* One k8s-file record, line[0..n) without its newline: the content's
+ * start, or NULL when it is not "TIME STREAM TAG CONTENT"; *full when the
+ * tag is F (the line ends here). */
+static const char *k8s_record(const char *line, size_t n, bool *full)
+{
+	const char *end = line + n;
+	const char *p = memchr(line, ' ', n); /* after the time */
+	if (!p || p == line)
+		return NULL;
+	p++;
+	size_t left = (size_t)(end - p);
+	if (left >= 7 && (memcmp(p, "stdout ", 7) == 0 || memcmp(p, "stderr ", 7) == 0))
+		p += 7;
+	else
+		return NULL;
+	if (p == end || (p[0] != 'P' && p[0] != 'F'))
+		return NULL;
+	*full = p[0] == 'F';
+	p++;
+	/* "F" alone: an empty line written without the space before it */
+	if (p == end)
+		return p;
+	return *p == ' ' ? p + 1 : NULL;
+}
+
+char *phpc_k8s_log_text(const char *buf, size_t size, bool cut, size_t *len)
+{
+	char *text = phpc_xmalloc(size + 1);
+	size_t o = 0;
+	size_t i = 0;
+	if (cut) {
+		const char *nl = memchr(buf, '\n', size);
+		i = nl ? (size_t)(nl - buf) + 1 : size;
+	}
+	while (i < size) {
+		const char *nl = memchr(buf + i, '\n', size - i);
+		if (!nl)
+			break; /* being written */
+		size_t n = (size_t)(nl - (buf + i));
+		bool full = false;
+		const char *c = k8s_record(buf + i, n, &full);
+		if (c) {
+			size_t k = (size_t)(nl - c);
+			memcpy(text + o, c, k);
+			o += k;
+			if (full)
+				text[o++] = '\n';
+		}
+		i += n + 1;
+	}
+	text[o] = '\0';
+	*len = o;
+	return text;
+}

@@ -89,4 +89,15 @@ char *phpc_utf8_sanitize(const char *text, size_t len);
  * text. A final newline does not start a line. */
 const char *phpc_tail_lines(const char *text, size_t len, long n);
 
+/* What a container printed, from the end of its log in podman's k8s-file
+ * format (conmon's: "TIME STREAM P|F CONTENT\n" a record; P: a piece of a
+ * line that goes on in the next record). buf is the end of the file;
+ * when cut (it does not start at the file's start) its first record may
+ * be a piece of one, and is left out. A
+ * record without its newline (being written) or not of that form is left
+ * out too: the container writes the content, never the framing. Returns
+ * the text, stdout and stderr in the order written, NUL-free only if the
+ * content was (see phpc_utf8_sanitize); *len gets its length. */
+char *phpc_k8s_log_text(const char *buf, size_t size, bool cut, size_t *len);
+
 #endif

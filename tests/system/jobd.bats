@@ -54,6 +54,35 @@ teardown() {
 	# a finished job's status is kept: a second GET is the same
 }
 
+@test "jobd: a GET of a running job runs one podman-hpc (inspect); its logs are read from the container's log file" {
+	# podman-hpc, with each call the service makes written down
+	calls=$BATS_TEST_TMPDIR/calls
+	wrap=$BATS_TEST_TMPDIR/podman-hpc-logged
+	printf '#!/bin/sh\necho "$1 $2" >>%s\nexec podman-hpc "$@"\n' "$calls" >"$wrap"
+	chmod +x "$wrap"
+	jobd_start "$BATS_TEST_TMPDIR" PODMANHPC_JOBD_PODMAN_HPC="$wrap"
+	job_input l1
+	post "$(job_json l1 'echo one; printf "two "; sleep 0.5; echo >&2 three; while [ ! -e /share/outgoing/go ]; do sleep 0.2; done; echo four')"
+	[ "$status_code" = 201 ]
+	wait_status l1 started 60
+	# three was written: the logs below are whole
+	for _ in $(seq 100); do
+		[[ "$("$PHPC" logs l1 2>&1)" == *three* ]] && break
+		sleep 0.2
+	done
+	[ "$("$PHPC" container inspect l1 --format '{{.HostConfig.LogConfig.Type}}')" = k8s-file ]
+	: >"$calls"
+	req GET /l1/
+	[ "$(jq -r .status <<<"$body")" = started ]
+	[ "$(cat "$calls")" = "container inspect" ]
+	# a piece of a line and stderr, as podman logs shows them
+	[ "$(jq -r .logs <<<"$body")" = "$(printf 'one\ntwo three')" ]
+	touch "$BATS_TEST_TMPDIR/sb/key-l1/outgoing/go"
+	wait_status l1 finishedSuccessfully
+	[ "$(jq -r .logs <<<"$body")" = "$(printf 'one\ntwo three\nfour')" ]
+	[ "$(jq -r .logs <<<"$body")" = "$("$PHPC" logs l1 2>&1)" ]
+}
+
 @test "jobd: every bad request is a 4xx with pman's message, and nothing is created" {
 	jobd_start "$BATS_TEST_TMPDIR"
 	job_input b1

@@ -232,6 +232,37 @@ static void test_utf8_and_tail(void **state)
 	assert_string_equal(phpc_tail_lines("a\nb", 3, 1), "b");
 }
 
+static void test_k8s_log(void **state)
+{
+	(void)state;
+	/* as conmon wrote it for: echo a; printf partial; echo rest;
+	 * printf 'no newline'; echo err >&2 */
+	const char log[] = "2026-11-22T21:14:24.046030289+00:00 stdout F a\n"
+	                   "2026-11-22T21:14:24.046030289+00:00 stdout P partial\n"
+	                   "2026-11-22T21:14:24.149205776+00:00 stdout F rest\n"
+	                   "2026-11-22T21:14:24.149205776+00:00 stdout P no newline\n"
+	                   "2026-11-22T21:14:24.149234710+00:00 stderr F err\n";
+	size_t n = 0;
+	_cleanup_free_ char *t = phpc_k8s_log_text(log, sizeof(log) - 1, false, &n);
+	assert_string_equal(t, "a\npartialrest\nno newlineerr\n");
+	assert_int_equal(n, strlen(t));
+	/* read from the middle: the cut first record is left out */
+	_cleanup_free_ char *c = phpc_k8s_log_text(log + 10, sizeof(log) - 11, true, &n);
+	assert_string_equal(c, "partialrest\nno newlineerr\n");
+	/* a record being written, empty lines, framing that is not conmon's */
+	const char odd[] = "T stdout F \nT stdout F\nT stdin F x\nT stdout X y\n"
+	                   "stdout F z\nT stdout Fq\nT stderr F  two\nT stdout F tail";
+	_cleanup_free_ char *o = phpc_k8s_log_text(odd, sizeof(odd) - 1, false, &n);
+	assert_string_equal(o, "\n\n two\n");
+	/* content keeps its bytes, NUL included: the caller sanitizes */
+	const char nul[] = "T stdout F a\0b\n";
+	_cleanup_free_ char *z = phpc_k8s_log_text(nul, sizeof(nul) - 1, false, &n);
+	assert_int_equal(n, 4);
+	assert_memory_equal(z, "a\0b\n", 4);
+	_cleanup_free_ char *e = phpc_k8s_log_text("", 0, true, &n);
+	assert_string_equal(e, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -239,6 +270,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_values), cmocka_unit_test(test_string_messages),
 	    cmocka_unit_test(test_cmd_forms),  cmocka_unit_test(test_quoting),
 	    cmocka_unit_test(test_status),     cmocka_unit_test(test_utf8_and_tail),
+	    cmocka_unit_test(test_k8s_log),
 	};
 	return cmocka_run_group_tests_name("jobspec", tests, NULL, NULL);
 }
