@@ -16,7 +16,7 @@ extern char **environ;
 #define RUN_TIMEOUT_MS   120000     /* a podman-hpc run -d that pulls may take this long */
 #define QUERY_TIMEOUT_MS 30000      /* inspect, scontrol, logs */
 #define OUTPUT_MAX       (1u << 20) /* the most of a program's output kept (logs too) */
-#define LOG_READ_MAX     (1 << 20)  /* the end of a Slurm job's output file read */
+#define LOG_READ_MAX     (1 << 20)  /* the end of a job's log file read */
 #define JOBD_ID_LABEL    "podman-hpc-jobd.id" /* the job's own number, on its container */
 
 /* The last line of a program's stderr, for a message. */
@@ -381,6 +381,13 @@ static int podman_log_file(const struct jobd_config *c, const char *path, char *
 	size_t n = 0;
 	bool cut = false;
 	int r = read_end(path, &buf, &n, &cut, err);
+	/* none yet (created, not started) or removed meanwhile: podman logs
+	 * prints nothing then too */
+	if (r == -ENOENT) {
+		phpc_error_freep(err);
+		*logs = phpc_xstrdup("");
+		return 0;
+	}
 	if (r < 0)
 		return r;
 	size_t len = 0;

@@ -556,6 +556,10 @@ char *phpc_k8s_log_text(const char *buf, size_t size, bool cut, size_t *len)
 	char *text = phpc_xmalloc(size + 1);
 	size_t o = 0;
 	size_t i = 0;
+	/* cut: the first record is a piece of one, and the pieces after it
+	 * may finish its line: all up to the first whole line's end go (at
+	 * worst one line more than needed, never a line's tail as a line) */
+	bool skipping = cut;
 	if (cut) {
 		const char *nl = memchr(buf, '\n', size);
 		i = nl ? (size_t)(nl - buf) + 1 : size;
@@ -567,6 +571,10 @@ char *phpc_k8s_log_text(const char *buf, size_t size, bool cut, size_t *len)
 		size_t n = (size_t)(nl - (buf + i));
 		bool full = false;
 		const char *c = k8s_record(buf + i, n, &full);
+		if (c && skipping) {
+			skipping = !full;
+			c = NULL;
+		}
 		if (c) {
 			size_t k = (size_t)(nl - c);
 			memcpy(text + o, c, k);

@@ -93,7 +93,8 @@ const char *phpc_tail_lines(const char *text, size_t len, long n);
  * format (conmon's: "TIME STREAM P|F CONTENT\n" a record; P: a piece of a
  * line that goes on in the next record). buf is the end of the file;
  * when cut (it does not start at the file's start) its first record may
- * be a piece of one, and is left out. A
+ * be a piece of one: it and the pieces up to the end of the first whole
+ * line after it are left out. A
  * record without its newline (being written) or not of that form is left
  * out too: the container writes the content, never the framing. Returns
  * the text, stdout and stderr in the order written, NUL-free only if the

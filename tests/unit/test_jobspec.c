@@ -246,9 +246,16 @@ static void test_k8s_log(void **state)
 	_cleanup_free_ char *t = phpc_k8s_log_text(log, sizeof(log) - 1, false, &n);
 	assert_string_equal(t, "a\npartialrest\nno newlineerr\n");
 	assert_int_equal(n, strlen(t));
-	/* read from the middle: the cut first record is left out */
+	/* read from the middle: the cut first record is left out, and so are
+	 * pieces that may be its line's (never "rest" alone as a line) */
 	_cleanup_free_ char *c = phpc_k8s_log_text(log + 10, sizeof(log) - 11, true, &n);
-	assert_string_equal(c, "partialrest\nno newlineerr\n");
+	assert_string_equal(c, "no newlineerr\n");
+	const char *p2 = strstr(log, "P partial") - 5;
+	_cleanup_free_ char *c2 = phpc_k8s_log_text(p2, strlen(p2), true, &n);
+	assert_string_equal(c2, "no newlineerr\n");
+	const char *p3 = strstr(log, "F rest") - 5;
+	_cleanup_free_ char *c3 = phpc_k8s_log_text(p3, strlen(p3), true, &n);
+	assert_string_equal(c3, ""); /* "no newline" + "err" is one line */
 	/* a record being written, empty lines, framing that is not conmon's */
 	const char odd[] = "T stdout F \nT stdout F\nT stdin F x\nT stdout X y\n"
 	                   "stdout F z\nT stdout Fq\nT stderr F  two\nT stdout F tail";
