@@ -494,11 +494,8 @@ static enum MHD_Result get_job(struct jobd *d, struct MHD_Connection *conn, cons
 		return send_error(conn, MHD_HTTP_NOT_FOUND,
 		                  "job \"%s\": its container no longer exists", jid);
 	const char *status = phpc_job_status_name(st.status);
-	/* podman says "stopped" from the container's end until its clean-up
-	 * is done: finished, but the record waits for "exited" */
-	bool settled =
-	    !(d->c->backend == JOBD_PODMAN && st.message && streq(st.message, "stopped"));
-	if ((st.status == PHPC_JOB_SUCCESS || st.status == PHPC_JOB_ERROR || st.gone) && settled) {
+	if ((st.status == PHPC_JOB_SUCCESS || st.status == PHPC_JOB_ERROR || st.gone) &&
+	    !st.settling) {
 		phpc_error_freep(&e);
 		if (jobdb_set_final(d->db, j.id, status, st.message, st.timestamp, logs, &e) < 0)
 			jobd_log("job %s: %s", jid, e->msg);

@@ -342,6 +342,9 @@ static int podman_state(const struct jobd_config *c, const struct jobd_job *j,
 	int exit_code = json_object_object_get_ex(st, "ExitCode", &v) ? json_object_get_int(v) : 0;
 	out->status = phpc_job_status_from_container(status, oom, exit_code);
 	out->message = phpc_xstrdup(status ? status : "");
+	/* podman says "stopped" from the container's end until its clean-up
+	 * is done: finished, but the record waits for "exited" */
+	out->settling = status && streq(status, "stopped");
 	const char *fin = jstr(st, "FinishedAt"), *sta = jstr(st, "StartedAt");
 	out->timestamp = phpc_xstrdup(time_set(fin) ? fin : sta ? sta : "");
 	struct json_object *hc = NULL, *lc = NULL;

@@ -58,6 +58,7 @@ struct jobd_state {
 	char *message;   /* the engine's word: running, exited, PENDING... */
 	char *timestamp; /* FinishedAt, or StartedAt while it runs */
 	bool gone;       /* the backend no longer knows the job */
+	bool settling;   /* ended, its end not final yet: not to be stored */
 };
 void jobd_state_clear(struct jobd_state *s);
 

@@ -536,11 +536,9 @@ static const char *k8s_record(const char *line, size_t n, bool *full)
 	if (!p || p == line)
 		return NULL;
 	p++;
-	size_t left = (size_t)(end - p);
-	if (left >= 7 && (memcmp(p, "stdout ", 7) == 0 || memcmp(p, "stderr ", 7) == 0))
-		p += 7;
-	else
+	if (end - p < 7 || (memcmp(p, "stdout ", 7) != 0 && memcmp(p, "stderr ", 7) != 0))
 		return NULL;
+	p += 7;
 	if (p == end || (p[0] != 'P' && p[0] != 'F'))
 		return NULL;
 	*full = p[0] == 'F';
